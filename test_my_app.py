@@ -1,11 +1,23 @@
 """Tests for my_app.py: run `python test_my_app.py`, or `python -m pytest`.
 
-First the article's own test, then what a careful reader checks next.
+First the article's own test, then what a careful reader checks next, and
+last the real server driven by a real client.
 """
+import atexit
+import functools
+import os
+import queue
+import secrets
+import socket
+import subprocess
 import sys
+import time
 import traceback
 from unittest import mock
 
+import requests
+import socketio as python_socketio  # the client package; `socketio` is the app's
+import websocket
 from flask import Flask
 
 from my_app import allowed_users, app, socketio
@@ -156,6 +168,168 @@ def test_forged_and_tampered_session_cookies_are_refused():
     ]:
         client = connect_with_cookie(bad_cookie)
         assert not client.is_connected(), bad_cookie
+
+
+# The real server, driven by a real client: what the test clients stand in for.
+
+def start_server(secret_key):
+    """Run `python my_app.py` as a reader does, with no terminal, on a free port.
+
+    Returns the process and its URL once it answers. It is stopped at exit
+    whatever happens; stop it sooner with terminate().
+    """
+    with socket.socket() as probe:  # let the system pick a port that is free
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, 'my_app.py'], cwd=app.root_path,
+        env={**os.environ, 'PORT': str(port), 'SECRET_KEY': secret_key},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.monotonic() + 10
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            requests.head(url, timeout=1)  # any answer, even 404, means it is up
+            return server, url
+        except requests.ConnectionError:
+            time.sleep(0.01)  # not up yet: ask again
+    server.terminate()
+    raise RuntimeError(f'python my_app.py did not answer on {url}')
+
+
+class WebSocketClosingAtOnce(websocket.WebSocket):
+    """A client WebSocket whose close() sends its close frame and hangs up.
+
+    By default close() then waits up to 3 s for the server to hang up first.
+    Werkzeug's development server never does (see the first live test), so
+    every disconnect, and every refused connect, would cost 3 s.
+    """
+    def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
+        super().close(status, reason, timeout)
+
+
+def live_client(session=None, origin=None):
+    """A python-socketio client sending the cookies of a requests.Session.
+
+    origin is the Origin header of its WebSocket; None sends the server's own.
+    """
+    return python_socketio.Client(http_session=session, websocket_extra_options={
+        'class_': WebSocketClosingAtOnce, 'origin': origin})
+
+
+def connect_error(client, url):
+    """Connect over WebSocket; return the error if refused, else None."""
+    try:
+        client.connect(url, transports=['websocket'])
+    except python_socketio.exceptions.ConnectionError as error:
+        return str(error)
+    client.disconnect()
+    return None
+
+
+# What connect() raises when the connect handler says no: the WebSocket itself
+# opened, so this is the app refusing, not a server that is down.
+REFUSED_BY_THE_APP = 'One or more namespaces failed to connect: /'
+
+LIVE_SECRET_KEY = secrets.token_hex()
+
+
+@functools.cache  # one server for all the live tests, started by the first
+def live_server_url():
+    _, url = start_server(LIVE_SECRET_KEY)
+    return url
+
+
+def test_live_server_keeps_the_tcp_connection_open_after_a_websocket_closes():
+    ws = websocket.create_connection(
+        live_server_url().replace('http', 'ws', 1)
+        + '/socket.io/?EIO=4&transport=websocket')
+    ws.recv()  # Engine.IO's open packet
+    ws.send_close()
+    # the server answers our close frame with its own...
+    assert ws.recv_frame().opcode == websocket.ABNF.OPCODE_CLOSE
+    # ...but does not hang up: recv() would return b'' if it did
+    ws.sock.settimeout(0.1)
+    try:
+        received = ws.sock.recv(1)
+    except TimeoutError:
+        received = None
+    ws.shutdown()
+    assert received is None
+
+
+def test_live_connect_without_login_is_refused():
+    # the connect handler refuses a client that has no session
+    assert connect_error(live_client(), live_server_url()) == REFUSED_BY_THE_APP
+
+
+def test_live_login_then_connect_over_websocket_gets_the_welcome():
+    url = live_server_url()
+    session = requests.Session()
+    # the login succeeds, and session keeps the cookie it sets
+    response = session.post(url + '/login', data={
+        'username': 'python', 'password': 'is-great!'})
+    assert response.status_code == 200
+    client = live_client(session)
+    welcomes = queue.Queue()
+    client.on('welcome', welcomes.put)
+    client.connect(url, transports=['websocket'])
+    try:
+        # a real WebSocket, not long-polling
+        assert client.transport() == 'websocket'
+        # the server welcomes the user that the cookie names
+        assert welcomes.get(timeout=5) == {'username': 'python'}
+    finally:
+        client.disconnect()
+    # and it welcomes them once
+    assert welcomes.empty()
+
+
+def test_live_wrong_password_is_401_and_the_connect_is_still_refused():
+    url = live_server_url()
+    session = requests.Session()
+    response = session.post(url + '/login', data={
+        'username': 'python', 'password': 'wrong'})
+    # the login is refused
+    assert response.status_code == 401
+    # and the session it leaves gets no Socket.IO connection
+    assert connect_error(live_client(session), url) == REFUSED_BY_THE_APP
+
+
+def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in():
+    url = live_server_url()
+    session = requests.Session()
+    session.post(url + '/login', data={
+        'username': 'python', 'password': 'is-great!'})
+    # from a page on another site, the server refuses the WebSocket itself
+    foreign = live_client(session, origin='https://elsewhere.example')
+    assert connect_error(foreign, url) == 'Connection error'
+    # from the server's own origin, the same session gets in
+    assert connect_error(live_client(session, origin=url), url) is None
+    # while the test client makes no such check: the foreign origin gets in
+    flask_client = app.test_client()
+    login(flask_client)
+    client = socketio.test_client(app, flask_test_client=flask_client, headers={
+        'Origin': 'https://elsewhere.example'})
+    assert client.is_connected()
+    client.disconnect()
+
+
+def test_live_server_signs_sessions_with_the_secret_key_in_its_environment():
+    url = live_server_url()
+    signed_with_its_key = requests.Session()
+    signed_with_its_key.cookies.set(
+        'session', session_cookie('python', LIVE_SECRET_KEY))
+    signed_with_article_key = requests.Session()
+    signed_with_article_key.cookies.set(
+        'session', session_cookie('python', 'top secret!'))
+    # a session signed with the SECRET_KEY the server was started with gets in
+    assert connect_error(live_client(signed_with_its_key), url) is None
+    # one signed with the article's key, the fallback, does not
+    assert connect_error(
+        live_client(signed_with_article_key), url) == REFUSED_BY_THE_APP
 
 
 if __name__ == '__main__':
