@@ -1,9 +1,10 @@
 """Tests for my_app.py: run `python test_my_app.py`, or `python -m pytest`.
 
-First the article's own test, then what a careful reader checks next, and
-last the real server driven by a real client.
+First the article's own test, then what a careful reader checks next, then
+the walkthrough's examples, and last the real server driven by a real client.
 """
 import atexit
+import doctest
 import functools
 import os
 import queue
@@ -168,6 +169,13 @@ def test_forged_and_tampered_session_cookies_are_refused():
     ]:
         client = connect_with_cookie(bad_cookie)
         assert not client.is_connected(), bad_cookie
+
+
+def test_walkthrough():
+    # every >>> example in WALKTHROUGH.md prints what the file says it prints
+    failed, attempted = doctest.testfile('WALKTHROUGH.md')
+    assert attempted > 0
+    assert failed == 0, f'{failed} of {attempted} examples failed, shown above'
 
 
 # The real server, driven by a real client: what the test clients stand in for.
