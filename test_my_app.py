@@ -309,8 +309,9 @@ def test_live_wrong_password_is_401_and_the_connect_is_still_refused():
 def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in():
     url = live_server_url()
     session = requests.Session()
-    session.post(url + '/login', data={
+    response = session.post(url + '/login', data={
         'username': 'python', 'password': 'is-great!'})
+    assert response.status_code == 200
     # from a page on another site, the server refuses the WebSocket itself
     foreign = live_client(session, origin='https://elsewhere.example')
     assert connect_error(foreign, url) == 'Connection error'
@@ -328,11 +329,11 @@ def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in():
 def test_live_server_signs_sessions_with_the_secret_key_in_its_environment():
     url = live_server_url()
     signed_with_its_key = requests.Session()
-    signed_with_its_key.cookies.set(
-        'session', session_cookie('python', LIVE_SECRET_KEY))
+    signed_with_its_key.cookies['session'] = session_cookie(
+        'python', LIVE_SECRET_KEY)
     signed_with_article_key = requests.Session()
-    signed_with_article_key.cookies.set(
-        'session', session_cookie('python', 'top secret!'))
+    signed_with_article_key.cookies['session'] = session_cookie(
+        'python', 'top secret!')
     # a session signed with the SECRET_KEY the server was started with gets in
     assert connect_error(live_client(signed_with_its_key), url) is None
     # one signed with the article's key, the fallback, does not
