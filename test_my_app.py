@@ -54,9 +54,12 @@ def test_socketio():
     assert r[0]['args'][0] == {'username': 'python'}
 
 
-def login(flask_client, username='python', password='is-great!'):
-    """Log in through the app's /login route and return the response."""
-    return flask_client.post('/login', data={
+def login(client, username='python', password='is-great!', url=''):
+    """Log in through the app's /login route and return the response.
+
+    client is a Flask test client, or a requests.Session with the server's url.
+    """
+    return client.post(url + '/login', data={
         'username': username, 'password': password})
 
 
@@ -277,9 +280,7 @@ def test_live_login_then_connect_over_websocket_gets_the_welcome():
     url = live_server_url()
     session = requests.Session()
     # the login succeeds, and session keeps the cookie it sets
-    response = session.post(url + '/login', data={
-        'username': 'python', 'password': 'is-great!'})
-    assert response.status_code == 200
+    assert login(session, url=url).status_code == 200
     client = live_client(session)
     welcomes = queue.Queue()
     client.on('welcome', welcomes.put)
@@ -298,10 +299,8 @@ def test_live_login_then_connect_over_websocket_gets_the_welcome():
 def test_live_wrong_password_is_401_and_the_connect_is_still_refused():
     url = live_server_url()
     session = requests.Session()
-    response = session.post(url + '/login', data={
-        'username': 'python', 'password': 'wrong'})
     # the login is refused
-    assert response.status_code == 401
+    assert login(session, 'python', 'wrong', url=url).status_code == 401
     # and the session it leaves gets no Socket.IO connection
     assert connect_error(live_client(session), url) == REFUSED_BY_THE_APP
 
@@ -309,9 +308,7 @@ def test_live_wrong_password_is_401_and_the_connect_is_still_refused():
 def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in():
     url = live_server_url()
     session = requests.Session()
-    response = session.post(url + '/login', data={
-        'username': 'python', 'password': 'is-great!'})
-    assert response.status_code == 200
+    assert login(session, url=url).status_code == 200
     # from a page on another site, the server refuses the WebSocket itself
     foreign = live_client(session, origin='https://elsewhere.example')
     assert connect_error(foreign, url) == 'Connection error'
