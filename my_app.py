@@ -18,8 +18,8 @@ socketio = SocketIO(app)
 
 @login.user_loader
 def user_loader(id):
-    # None for an id we don't know, as Flask-Login expects: forged cookies get no user.
-    return User(id) if id in allowed_users else None
+    # None for anything but a known user name, as Flask-Login expects: no user for a forged cookie.
+    return User(id) if isinstance(id, str) and id in allowed_users else None
 
 class User(UserMixin):
     def __init__(self, username):
