@@ -3,6 +3,7 @@ import os
 from flask import Flask, request, abort
 from flask_login import LoginManager, login_user, current_user, UserMixin
 from flask_socketio import SocketIO, emit
+from flask_login import logout_user  # for /logout, which the article does not have
 
 allowed_users = {
     'foo': 'bar',
@@ -32,6 +33,12 @@ def login():
     if username not in allowed_users or allowed_users[username] != password:
         abort(401)
     login_user(User(username))
+    return ''
+
+# Not in the article: ends the session that /login started (see WALKTHROUGH.md).
+@app.route('/logout', methods=['POST'])
+def logout():
+    logout_user()
     return ''
 
 @socketio.on('connect')

@@ -155,6 +155,27 @@ def test_user_removed_from_allowed_users_is_refused_at_next_connect(
         assert not connect(flask_client).is_connected()
 
 
+def test_logout_refuses_the_next_connection(flask_client, connect):
+    login(flask_client)
+    assert connect(flask_client).is_connected()
+    response = flask_client.post('/logout')
+    # the logout succeeds with an empty body, as the login does
+    assert response.status_code == 200
+    assert response.data == b''
+    # and a connection opened after it is refused
+    assert not connect(flask_client).is_connected()
+
+
+def test_logout_without_a_session_is_harmless(flask_client, connect):
+    response = flask_client.post('/logout')
+    # nobody to log out is not an error
+    assert response.status_code == 200
+    # and it leaves no cookie behind that could get in the way of a login
+    assert flask_client.get_cookie('session') is None
+    login(flask_client)
+    assert connect(flask_client).is_connected()
+
+
 GENUINE_COOKIE = session_cookie('python', app.secret_key)
 
 
@@ -388,6 +409,17 @@ def test_live_server_signs_sessions_with_the_secret_key_in_its_environment(
     # one signed with the article's key, the fallback, does not
     assert connect_error(
         live_client(signed_with_article_key), live_server) == REFUSED_BY_THE_APP
+
+
+def test_live_logout_refuses_the_next_connection(live_server, live_client):
+    session = requests.Session()
+    assert login(session, url=live_server).status_code == 200
+    assert connect_error(live_client(session), live_server) is None
+    # the logout succeeds, and the session cookie is cleared
+    assert session.post(live_server + '/logout').status_code == 200
+    assert 'session' not in session.cookies
+    # so the next connection is refused
+    assert connect_error(live_client(session), live_server) == REFUSED_BY_THE_APP
 
 
 @pytest.mark.parametrize('user_id', [
