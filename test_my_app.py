@@ -6,11 +6,13 @@ the walkthrough's examples, and last the real server driven by a real client.
 import doctest
 import os
 import queue
+import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -20,6 +22,8 @@ import websocket
 from flask import Flask
 
 from my_app import allowed_users, app, socketio
+
+pytest_plugins = ['pytester']  # runs WALKTHROUGH.md's listings as a project of their own
 
 
 # The article's test, word for word but for its name: pytest collects only
@@ -213,35 +217,68 @@ def test_walkthrough():
     assert failed == 0, f'{failed} of {attempted} examples failed, shown above'
 
 
+def copy_walkthrough_listings(folder):
+    """Write the files that WALKTHROUGH.md lists into folder; return their names.
+
+    A listing is a fence that names its file: ```python conftest.py
+    """
+    text = Path(app.root_path, 'WALKTHROUGH.md').read_text()
+    listings = re.findall(r'^```python (\S+\.py)\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
+    for name, code in listings:
+        Path(folder, name).write_text(code)
+    return sorted(name for name, code in listings)
+
+
+def test_walkthrough_listings_pass_their_own_tests(pytester):
+    # the three files a reader copies into an empty folder...
+    assert copy_walkthrough_listings(pytester.path) == [
+        'conftest.py', 'myproject.py', 'test_myproject.py']
+    # ...pass their own tests there
+    pytester.runpytest_inprocess().assert_outcomes(passed=4)
+
+
 # The real server, driven by a real client: what the test clients stand in for.
 
-def start_server(secret_key, log_path=os.devnull):
-    """Run `python my_app.py` as a reader does, with no terminal, on a free port.
+def start_servers(*secret_keys, log_path=os.devnull):
+    """Run `python my_app.py` once per key, as a reader does, with no terminal.
 
-    Returns the process and its URL once it answers; stop it with terminate().
-    What the server prints goes to the file at log_path.
+    The servers start side by side, each on a free port. Returns a (process,
+    url) pair per key once all of them answer; stop each with terminate().
+    What they print goes to the file at log_path.
     """
-    with socket.socket() as probe:  # let the system pick a port that is free
-        probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
+    servers = []
     with open(log_path, 'w') as log:
-        server = subprocess.Popen(
-            [sys.executable, 'my_app.py'], cwd=app.root_path,
-            env={**os.environ, 'PORT': str(port), 'SECRET_KEY': secret_key},
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    url = f'http://127.0.0.1:{port}'
+        for secret_key in secret_keys:
+            with socket.socket() as probe:  # let the system pick a port that is free
+                probe.bind(('127.0.0.1', 0))
+                port = probe.getsockname()[1]
+            server = subprocess.Popen(
+                [sys.executable, 'my_app.py'], cwd=app.root_path,
+                env={**os.environ, 'PORT': str(port), 'SECRET_KEY': secret_key},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            servers.append((server, f'http://127.0.0.1:{port}'))
     deadline = time.monotonic() + 10
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            requests.head(url, timeout=1)  # any answer, even 404, means it is up
-            return server, url
-        except requests.ConnectionError:
-            time.sleep(0.01)  # not up yet: ask again
-    server.terminate()
-    server.wait()
-    with open(log_path) as log:
-        raise RuntimeError(f'python my_app.py did not answer on {url}:\n'
-                           + log.read())
+    for server, url in servers:
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                requests.head(url, timeout=1)  # any answer, even 404, means it is up
+                break
+            except requests.ConnectionError:
+                time.sleep(0.01)  # not up yet: ask again
+        else:  # it exited, or the deadline passed: stop them all, show the log
+            for server_to_stop, _ in servers:
+                server_to_stop.terminate()
+                server_to_stop.wait()
+            with open(log_path) as log:
+                raise RuntimeError(f'python my_app.py did not answer on {url}:\n'
+                                   + log.read())
+    return servers
+
+
+def start_server(secret_key, log_path=os.devnull):
+    """start_servers() for a single key: returns its process and URL."""
+    [(server, url)] = start_servers(secret_key, log_path=log_path)
+    return server, url
 
 
 LIVE_SECRET_KEY = secrets.token_hex()
@@ -339,13 +376,16 @@ def test_live_server_reads_what_follows_a_websocket_as_a_new_request(
     ws = closed_websocket(live_server)
     ws.sock.sendall(b'hello\r\n')
     ws.shutdown()
+    # the second of the two lines it logs names this WebSocket's own URL
+    # (python-socketio's clients put transport= first)
+    last_line = 'None /socket.io/?EIO=4&transport=websocket HTTP/0.9'
     deadline = time.monotonic() + 5
-    while 'HTTP/0.9' not in server_log.read_text() and time.monotonic() < deadline:
+    while last_line not in server_log.read_text() and time.monotonic() < deadline:
         time.sleep(0.01)  # not logged yet: look again
     log = server_log.read_text()
     # Werkzeug parses the bytes as an HTTP request line, and logs it as bad
     assert "code 400, message Bad request syntax ('hello')" in log
-    assert 'None /socket.io/?EIO=4&transport=websocket HTTP/0.9' in log
+    assert last_line in log
 
 
 def test_live_connect_without_login_is_refused(live_server, live_client):
