@@ -1,0 +1,191 @@
+"""Run README.md's compatibility table: one nox session per row, and `table`.
+
+From the project's root, as README shows:
+
+    python3 -m venv .venv && .venv/bin/pip install nox==2026.10.20 uv==0.13.8 && .venv/bin/nox -f .ci/noxfile.py
+
+Add `-l` to list the sessions, `-s table` to check only the table's own
+consistency, `-s row` for every row, or `-s "row(Flask 3.1.3, ...)"` with a
+name from the list for one row. The table, between its two marker lines in
+README.md, is the only list of rows: each row is a session, and the session
+fails when what it sees differs from the row's Result.
+
+Each row gets a fresh virtual environment (made by uv, under .ci/.nox/) with
+the row's five releases pinned, pytest, and whatever else the resolver picks
+from the releases PyPI had on the table's date (UV_EXCLUDE_NEWER), so the
+rows cannot drift as new releases come out. It runs the article's test only:
+test_socketio, copied from test_my_app.py into a file of its own beside a copy
+of my_app.py, because the rest of test_my_app.py uses newer test-client APIs
+than the pattern needs and starts real servers.
+"""
+import ast
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / 'README.md'
+BEGIN = '<!-- compat table: .ci/noxfile.py runs each row -->'
+END = '<!-- end of compat table -->'
+PACKAGES = ['Flask', 'Werkzeug', 'Flask-Login', 'Flask-SocketIO', 'python-socketio']
+
+nox.options.default_venv_backend = 'uv'
+nox.options.download_python = 'never'  # the table's Python, as installed
+nox.options.reuse_venv = 'no'  # every row starts from an empty environment
+
+
+def table_text():
+    text = README.read_text(encoding='utf-8')
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise SystemExit(f'README.md needs exactly one {BEGIN} and one {END}')
+    return text.split(BEGIN)[1].split(END)[0]
+
+
+def cells(line):
+    return [cell.strip() for cell in line.strip().strip('|').split('|')]
+
+
+def parse_table(text):
+    """The stated Python and date, and the rows as dicts keyed by column."""
+    stated = re.search(r'Measured on Python (\d+\.\d+)\b.*?(\d{4}-\d\d-\d\d)',
+                       text, re.DOTALL)
+    lines = [line for line in text.splitlines() if line.startswith('|')]
+    header = cells(lines[0])
+    rows = [dict(zip(header, cells(line), strict=True)) for line in lines[2:]]
+    return stated, header, rows
+
+
+def pins(row):
+    """The row's five releases, as requirements."""
+    return [f'{name}=={row[name]}' for name in PACKAGES]
+
+
+def row_id(row):
+    return ', '.join(f'{name} {row[name]}' for name in PACKAGES)
+
+
+STATED, HEADER, ROWS = parse_table(table_text())
+PYTHON = STATED.group(1) if STATED else None
+# Everything the table does not pin is resolved as of the table's date.
+os.environ['UV_EXCLUDE_NEWER'] = STATED.group(2) if STATED else ''
+os.environ['UV_PYTHON_DOWNLOADS'] = 'never'
+
+ARTICLE_TEST_IMPORT = 'from my_app import app, socketio\n'
+
+
+def article_test():
+    """The article's test function, as test_my_app.py has it, as source text."""
+    source = (ROOT / 'test_my_app.py').read_text(encoding='utf-8')
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == 'test_socketio':
+            return ast.get_source_segment(source, node)
+    raise SystemExit('test_my_app.py has no test_socketio')
+
+
+def pytest_result(output):
+    """A row's Result, from pytest's output when run with --tb=line.
+
+    `passes` when pytest reports `1 passed`. Otherwise the first line pytest
+    marks with `E`, in backticks: under --tb=line that is the first line of the
+    exception that failed the test or its collection (`assert 0 == 1` for a
+    failed assert), less the ` (/path/to/file.py)` Python adds to ImportError.
+    """
+    for line in output.splitlines():
+        if line.startswith('E '):
+            return '`' + re.sub(r' \([^()]*\.py\)$', '', line[1:].strip()) + '`'
+    if re.search(r'^=* ?1 passed\b', output, re.MULTILINE):
+        return 'passes'
+    return 'no result: ' + output.strip().splitlines()[-1]
+
+
+def install_result(output):
+    """A row's Result when uv finds no set of releases to install: `won't
+    install:` and, in backticks, the first `X depends on Y` uv gives."""
+    match = re.search(r'Because (\S+ depends on [^\s,]+)', output)
+    return "won't install: `" + (match.group(1) if match else output.strip()) + '`'
+
+
+@nox.session(venv_backend='none')
+def table(session):
+    """Check the table itself: its Python, the pinned set, its Fixed in."""
+    problems = []
+    if PYTHON is None:
+        problems.append('the table does not say "Measured on Python X.Y ... '
+                        'YYYY-MM-DD" (the Python and the releases date)')
+    if HEADER[:len(PACKAGES)] != PACKAGES or HEADER[-2:] != ['Result', 'Fixed in']:
+        problems.append(f'columns should be {PACKAGES} + Result, Fixed in: {HEADER}')
+    seen = set()
+    for row in ROWS:
+        if row_id(row) in seen:
+            problems.append(f'row listed twice: {row_id(row)}')
+        seen.add(row_id(row))
+
+    # requirements.txt's releases of the five are a row that passes.
+    required = {}
+    for line in (ROOT / 'requirements.txt').read_text().splitlines():
+        match = re.match(r'([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)', line)
+        if match:
+            required[match.group(1).lower()] = match.group(2)
+    pinned = [required.get(name.lower()) for name in PACKAGES]
+    if not any([row[name] for name in PACKAGES] == pinned
+               and row['Result'] == 'passes' for row in ROWS):
+        problems.append(f'no passing row has requirements.txt\'s {pinned}')
+
+    # A row's "Fixed in" names one release, and the table has the same row
+    # with just that release changed, passing.
+    for row in ROWS:
+        fixed = row['Fixed in']
+        if row['Result'] == 'passes':
+            if fixed:
+                problems.append(f'a passing row has a Fixed in: {row_id(row)}')
+            continue
+        match = re.fullmatch(r'(\S+) (\S+)', fixed)
+        if not match or match.group(1) not in PACKAGES:
+            problems.append(f'Fixed in should be "<one of {PACKAGES}> <release>": '
+                            f'{fixed!r} in {row_id(row)}')
+            continue
+        name, version = match.groups()
+        if not any(other['Result'] == 'passes'
+                   and other[name] == version
+                   and all(other[n] == row[n] for n in PACKAGES if n != name)
+                   for other in ROWS):
+            problems.append(f'no passing row backs Fixed in {fixed} '
+                            f'for {row_id(row)}')
+    for problem in problems:
+        session.warn(problem)
+    if problems:
+        session.error(f'{len(problems)} problem(s) with the table in README.md')
+    session.log(f'{len(ROWS)} rows, measured on Python {PYTHON}; all consistent')
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize('row', [nox.param(row, id=row_id(row)) for row in ROWS])
+def row(session, row):
+    """Install one row's releases, run the article's test, compare."""
+    version = session.run('python', '-c', 'import sys; print(sys.version)',
+                          silent=True)
+    if PYTHON is None or not version.startswith(PYTHON + '.'):
+        session.error(f'the table was measured on Python {PYTHON}, not {version}')
+    requirements = pins(row) + ['pytest']
+    dry_run = session.run('uv', 'pip', 'install', '--dry-run', *requirements,
+                          silent=True, success_codes=[0, 1])
+    if 'No solution found' in dry_run:
+        observed = install_result(dry_run)
+    else:
+        session.install(*requirements)
+        tmp = Path(session.create_tmp())
+        shutil.copy(ROOT / 'my_app.py', tmp)
+        (tmp / 'pytest.ini').write_text('[pytest]\n')  # no outer config
+        (tmp / 'test_article.py').write_text(
+            ARTICLE_TEST_IMPORT + '\n\n' + article_test() + '\n')
+        session.chdir(tmp)
+        output = session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider',
+                             '--tb=line', 'test_article.py',
+                             silent=True, success_codes=[0, 1, 2])
+        observed = pytest_result(output)
+    session.log(f'observed: {observed}')
+    if observed != row['Result']:
+        session.error(f'README.md says {row["Result"]}, observed {observed}')
