@@ -35,6 +35,8 @@ PACKAGES = ['Flask', 'Werkzeug', 'Flask-Login', 'Flask-SocketIO', 'python-socket
 nox.options.default_venv_backend = 'uv'
 nox.options.download_python = 'never'  # the table's Python, as installed
 nox.options.reuse_venv = 'no'  # every row starts from an empty environment
+# Without the table's Python, fail rather than skip every row and pass.
+nox.options.error_on_missing_interpreters = True
 
 
 def table_text():
