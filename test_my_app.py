@@ -3,15 +3,17 @@
 First the article's own test, then what a careful reader checks next, then
 the walkthrough's examples, and last the real server driven by a real client.
 """
+import atexit
 import doctest
 import os
-import queue
 import re
 import secrets
-import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 from unittest import mock
 
@@ -20,6 +22,7 @@ import requests
 import socketio as python_socketio  # the client package; `socketio` is the app's
 import websocket
 from flask import Flask
+from werkzeug.serving import WSGIRequestHandler
 
 from my_app import allowed_users, app, socketio
 
@@ -210,11 +213,30 @@ def test_forged_and_tampered_session_cookies_are_refused(
     assert not connect(flask_client).is_connected()
 
 
+def open_connections():
+    """The (namespace, sid) of every Socket.IO connection the app has open."""
+    manager = socketio.server.manager
+    return {(namespace, sid) for namespace in list(manager.get_namespaces())
+            for sid, _ in manager.get_participants(namespace, None)}
+
+
 def test_walkthrough():
+    connections_before = open_connections()
+    servers_before = len(servers_started)
+    try:
+        failed, attempted = doctest.testfile('WALKTHROUGH.md')
+    finally:
+        left_running = [server for server in servers_started[servers_before:]
+                        if server.poll() is None]
+        for server in left_running:
+            server.terminate()
+            server.wait()
     # every >>> example in WALKTHROUGH.md prints what the file says it prints
-    failed, attempted = doctest.testfile('WALKTHROUGH.md')
     assert attempted > 0
     assert failed == 0, f'{failed} of {attempted} examples failed, shown above'
+    # and the walkthrough stops every server it starts, and closes every client
+    assert left_running == []
+    assert open_connections() <= connections_before
 
 
 def copy_walkthrough_listings(folder):
@@ -233,51 +255,81 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
     # the three files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
         'conftest.py', 'myproject.py', 'test_myproject.py']
+    connections_left = []
+
+    def pytest_runtest_logfinish(nodeid):  # after each test's teardown
+        # each test's create_app() gave socketio a server of its own
+        manager = sys.modules['myproject'].socketio.server.manager
+        connections_left.extend(
+            (nodeid, namespace) for namespace in list(manager.get_namespaces())
+            for _ in manager.get_participants(namespace, None))
+
     # ...pass their own tests there
-    pytester.runpytest_inprocess().assert_outcomes(passed=4)
+    result = pytester.runpytest_inprocess(
+        plugins=[types.SimpleNamespace(pytest_runtest_logfinish=pytest_runtest_logfinish)])
+    result.assert_outcomes(passed=7)
+    # and each test's connect fixture closed every client it opened, /chat ones too
+    assert connections_left == []
 
 
 # The real server, driven by a real client: what the test clients stand in for.
 
-def start_servers(*secret_keys, log_path=os.devnull):
+servers_started = []  # every `python my_app.py` started here
+
+
+@atexit.register
+def stop_servers_left_running():
+    """Stop servers still running when Python exits: after a failed or
+    interrupted walkthrough, say."""
+    for server in servers_started:
+        if server.poll() is None:
+            server.terminate()
+            server.wait()
+
+
+def start_servers(*secret_keys, log_folder=None):
     """Run `python my_app.py` once per key, as a reader does, with no terminal.
 
-    The servers start side by side, each on a free port. Returns a (process,
-    url) pair per key once all of them answer; stop each with terminate().
-    What they print goes to the file at log_path.
+    Each server gets PORT=0, so it takes a free port itself and prints its URL:
+    no other process can take the port between our choosing it and the server
+    binding it. The servers start side by side. Returns a (process, url) pair
+    per key once every server has printed its URL; stop each with terminate().
+    Server n (from 1) logs to log_folder/my_app-n.log, a temporary folder when
+    log_folder is None.
     """
-    servers = []
-    with open(log_path, 'w') as log:
-        for secret_key in secret_keys:
-            with socket.socket() as probe:  # let the system pick a port that is free
-                probe.bind(('127.0.0.1', 0))
-                port = probe.getsockname()[1]
+    if log_folder is None:
+        log_folder = tempfile.mkdtemp(prefix='my_app-logs-')
+        atexit.register(shutil.rmtree, log_folder, ignore_errors=True)
+    started = []
+    for number, secret_key in enumerate(secret_keys, 1):
+        log_path = Path(log_folder, f'my_app-{number}.log')
+        with open(log_path, 'w') as log:
             server = subprocess.Popen(
                 [sys.executable, 'my_app.py'], cwd=app.root_path,
-                env={**os.environ, 'PORT': str(port), 'SECRET_KEY': secret_key},
+                env={**os.environ, 'PORT': '0', 'SECRET_KEY': secret_key},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            servers.append((server, f'http://127.0.0.1:{port}'))
+        servers_started.append(server)
+        started.append((server, log_path))
+    servers = []
     deadline = time.monotonic() + 10
-    for server, url in servers:
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                requests.head(url, timeout=1)  # any answer, even 404, means it is up
-                break
-            except requests.ConnectionError:
-                time.sleep(0.01)  # not up yet: ask again
-        else:  # it exited, or the deadline passed: stop them all, show the log
-            for server_to_stop, _ in servers:
-                server_to_stop.terminate()
-                server_to_stop.wait()
-            with open(log_path) as log:
-                raise RuntimeError(f'python my_app.py did not answer on {url}:\n'
-                                   + log.read())
+    for server, log_path in started:
+        # Werkzeug prints this line once its socket listens
+        while not (running_on := re.search(r'Running on (http://127\.0\.0\.1:\d+)',
+                                           log_path.read_text())):
+            if server.poll() is not None or time.monotonic() > deadline:
+                for server_to_stop, _ in started:
+                    server_to_stop.terminate()
+                    server_to_stop.wait()
+                raise RuntimeError('python my_app.py printed no URL:\n'
+                                   + log_path.read_text())
+            time.sleep(0.01)  # not yet: look again
+        servers.append((server, running_on.group(1)))
     return servers
 
 
-def start_server(secret_key, log_path=os.devnull):
+def start_server(secret_key, log_folder=None):
     """start_servers() for a single key: returns its process and URL."""
-    [(server, url)] = start_servers(secret_key, log_path=log_path)
+    [(server, url)] = start_servers(secret_key, log_folder=log_folder)
     return server, url
 
 
@@ -287,13 +339,13 @@ LIVE_SECRET_KEY = secrets.token_hex()
 @pytest.fixture(scope='module')
 def server_log(tmp_path_factory):
     """The file the live server writes its log to."""
-    return tmp_path_factory.mktemp('live_server') / 'server.log'
+    return tmp_path_factory.mktemp('live_server') / 'my_app-1.log'
 
 
 @pytest.fixture(scope='module')
 def live_server(server_log):
     """The URL of `python my_app.py`, started once for the live tests."""
-    server, url = start_server(LIVE_SECRET_KEY, server_log)
+    server, url = start_server(LIVE_SECRET_KEY, log_folder=server_log.parent)
     yield url
     server.terminate()
     server.wait()
@@ -304,42 +356,32 @@ def live_server(server_log):
 class WebSocketClosingAtOnce(websocket.WebSocket):
     """A client WebSocket whose close() sends its close frame and hangs up.
 
-    By default close() then waits up to 3 s for the server's close frame, but
-    the client's own reader thread has already taken that frame, and
-    Werkzeug's development server keeps the connection open (see the first
-    live test), so every disconnect, and every refused connect, costs 3 s.
+    By default close() then waits up to 3 s for the server's close frame. The
+    client's own reader thread often takes that frame first, and Werkzeug's
+    development server keeps the connection open (see the first live test),
+    so then nothing ends the wait: more than half of the disconnects, and of
+    the refused connects, take 3 s (WALKTHROUGH.md, section 11).
     """
     def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
         super().close(status, reason, timeout)
 
 
-@pytest.fixture
-def live_client():
-    """Make python-socketio clients that send a requests.Session's cookies.
-
-    origin is the Origin header of a client's WebSocket; None sends the
-    server's own. Every client made is disconnected at the end.
-    """
-    clients = []
-
-    def live_client(session=None, origin=None):
-        client = python_socketio.Client(http_session=session, websocket_extra_options={
-            'class_': WebSocketClosingAtOnce, 'origin': origin})
-        clients.append(client)
-        return client
-
-    yield live_client
-    for client in clients:
-        client.shutdown()  # disconnects a client that is still connected
+def live_client(session=None, **websocket_options):
+    """A python-socketio SimpleClient that sends the cookies of session, a
+    requests.Session. Use it in a `with` block, which disconnects it however
+    the block ends. websocket_options go to its WebSocket: origin='...' sets
+    the Origin header."""
+    return python_socketio.SimpleClient(http_session=session, websocket_extra_options={
+        'class_': WebSocketClosingAtOnce, **websocket_options})
 
 
-def connect_error(client, url):
-    """Connect over WebSocket; return the error if refused, else None."""
-    try:
-        client.connect(url, transports=['websocket'])
-    except python_socketio.exceptions.ConnectionError as error:
-        return str(error)
-    client.disconnect()
+def connect_error(url, session=None, **websocket_options):
+    """Connect over WebSocket, then disconnect; return the error if refused, else None."""
+    with live_client(session, **websocket_options) as client:
+        try:
+            client.connect(url, transports=['websocket'])
+        except python_socketio.exceptions.ConnectionError as error:
+            return str(error)
     return None
 
 
@@ -348,11 +390,17 @@ def connect_error(client, url):
 REFUSED_BY_THE_APP = 'One or more namespaces failed to connect: /'
 
 
+def raw_websocket(url, **options):
+    """A bare WebSocket to the server's Socket.IO endpoint, past Engine.IO's open packet."""
+    ws = websocket.create_connection(
+        url.replace('http', 'ws', 1) + '/socket.io/?EIO=4&transport=websocket', **options)
+    ws.recv()  # Engine.IO's open packet: 0{"sid":...}
+    return ws
+
+
 def closed_websocket(url):
     """A raw WebSocket to the server at url, after both sides sent their close frames."""
-    ws = websocket.create_connection(
-        url.replace('http', 'ws', 1) + '/socket.io/?EIO=4&transport=websocket')
-    ws.recv()  # Engine.IO's open packet
+    ws = raw_websocket(url)
     ws.send_close()
     # the server answers our close frame with its own
     assert ws.recv_frame().opcode == websocket.ABNF.OPCODE_CLOSE
@@ -363,12 +411,15 @@ def test_live_server_keeps_the_tcp_connection_open_after_a_websocket_closes(
         live_server):
     ws = closed_websocket(live_server)
     try:
-        ws.sock.settimeout(0.1)
+        ws.sock.settimeout(0.05)
         # the server does not hang up: recv() would return b'' if it did
         with pytest.raises(TimeoutError):
             ws.sock.recv(1)
     finally:
         ws.shutdown()
+    # nor will it later: it waits for a next request on that connection with
+    # no time limit (socketserver applies a timeout only when one is set)
+    assert WSGIRequestHandler.timeout is None
 
 
 def test_live_server_reads_what_follows_a_websocket_as_a_new_request(
@@ -388,48 +439,54 @@ def test_live_server_reads_what_follows_a_websocket_as_a_new_request(
     assert last_line in log
 
 
-def test_live_connect_without_login_is_refused(live_server, live_client):
+def test_live_connect_without_login_is_refused(live_server):
     # the connect handler refuses a client that has no session
-    assert connect_error(live_client(), live_server) == REFUSED_BY_THE_APP
+    assert connect_error(live_server) == REFUSED_BY_THE_APP
 
 
-def test_live_login_then_connect_over_websocket_gets_the_welcome(
-        live_server, live_client):
+def test_live_login_then_connect_over_websocket_gets_the_welcome(live_server):
     session = requests.Session()
     # the login succeeds, and session keeps the cookie it sets
     assert login(session, url=live_server).status_code == 200
-    client = live_client(session)
-    welcomes = queue.Queue()
-    client.on('welcome', welcomes.put)
-    client.connect(live_server, transports=['websocket'])
-    # a real WebSocket, not long-polling
-    assert client.transport() == 'websocket'
-    # the server welcomes the user that the cookie names
-    assert welcomes.get(timeout=5) == {'username': 'python'}
-    client.disconnect()
-    # and it welcomes them once
-    assert welcomes.empty()
+    with live_client(session) as client:
+        client.connect(live_server, transports=['websocket'])
+        # a real WebSocket, not long-polling
+        assert client.transport == 'websocket'
+        # the server welcomes the user that the cookie names
+        assert client.receive(timeout=5) == ['welcome', {'username': 'python'}]
 
 
-def test_live_wrong_password_is_401_and_the_connect_is_still_refused(
-        live_server, live_client):
+def test_live_server_sends_one_welcome_then_confirms_the_connect(live_server):
+    session = requests.Session()
+    assert login(session, url=live_server).status_code == 200
+    ws = raw_websocket(live_server, cookie='session=' + session.cookies['session'])
+    try:
+        ws.send('40')  # Socket.IO's request to join the namespace /
+        # the server confirms a connect once its handler has returned, so what
+        # the handler emitted comes before: exactly one welcome
+        assert ws.recv() == '42["welcome",{"username":"python"}]'
+        assert ws.recv().startswith('40{"sid":')
+    finally:
+        ws.close(timeout=0)
+
+
+def test_live_wrong_password_is_401_and_the_connect_is_still_refused(live_server):
     session = requests.Session()
     # the login is refused
     assert login(session, 'python', 'wrong', url=live_server).status_code == 401
     # and the session it leaves gets no Socket.IO connection
-    assert connect_error(live_client(session), live_server) == REFUSED_BY_THE_APP
+    assert connect_error(live_server, session) == REFUSED_BY_THE_APP
 
 
 def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in(
-        live_server, live_client, flask_client, connect):
+        live_server, flask_client, connect):
     session = requests.Session()
     assert login(session, url=live_server).status_code == 200
     # from a page on another site, the server refuses the WebSocket itself
-    foreign = live_client(session, origin='https://elsewhere.example')
-    assert connect_error(foreign, live_server) == 'Connection error'
+    assert connect_error(live_server, session,
+                         origin='https://elsewhere.example') == 'Connection error'
     # from the server's own origin, the same session gets in
-    own = live_client(session, origin=live_server)
-    assert connect_error(own, live_server) is None
+    assert connect_error(live_server, session, origin=live_server) is None
     # while the test client makes no such check: the foreign origin gets in
     login(flask_client)
     client = connect(flask_client, headers={'Origin': 'https://elsewhere.example'})
@@ -437,7 +494,7 @@ def test_live_server_refuses_a_foreign_origin_that_the_test_client_lets_in(
 
 
 def test_live_server_signs_sessions_with_the_secret_key_in_its_environment(
-        live_server, live_client):
+        live_server):
     signed_with_its_key = requests.Session()
     signed_with_its_key.cookies['session'] = session_cookie(
         'python', LIVE_SECRET_KEY)
@@ -445,21 +502,20 @@ def test_live_server_signs_sessions_with_the_secret_key_in_its_environment(
     signed_with_article_key.cookies['session'] = session_cookie(
         'python', 'top secret!')
     # a session signed with the SECRET_KEY the server was started with gets in
-    assert connect_error(live_client(signed_with_its_key), live_server) is None
+    assert connect_error(live_server, signed_with_its_key) is None
     # one signed with the article's key, the fallback, does not
-    assert connect_error(
-        live_client(signed_with_article_key), live_server) == REFUSED_BY_THE_APP
+    assert connect_error(live_server, signed_with_article_key) == REFUSED_BY_THE_APP
 
 
-def test_live_logout_refuses_the_next_connection(live_server, live_client):
+def test_live_logout_refuses_the_next_connection(live_server):
     session = requests.Session()
     assert login(session, url=live_server).status_code == 200
-    assert connect_error(live_client(session), live_server) is None
+    assert connect_error(live_server, session) is None
     # the logout succeeds, and the session cookie is cleared
     assert session.post(live_server + '/logout').status_code == 200
     assert 'session' not in session.cookies
     # so the next connection is refused
-    assert connect_error(live_client(session), live_server) == REFUSED_BY_THE_APP
+    assert connect_error(live_server, session) == REFUSED_BY_THE_APP
 
 
 @pytest.mark.parametrize('user_id', [
@@ -467,11 +523,11 @@ def test_live_logout_refuses_the_next_connection(live_server, live_client):
     pytest.param({'python': 'is-great!'}, id='a dict'),
 ])
 def test_live_session_whose_user_id_is_not_a_string_is_refused_plainly(
-        live_server, server_log, live_client, user_id):
+        live_server, server_log, user_id):
     session = requests.Session()
     session.cookies['session'] = session_cookie(user_id, LIVE_SECRET_KEY)
     # the app's own refusal, not "Unexpected connection error"
-    assert connect_error(live_client(session), live_server) == REFUSED_BY_THE_APP
+    assert connect_error(live_server, session) == REFUSED_BY_THE_APP
     # and the server logged no traceback
     assert 'Traceback' not in server_log.read_text()
 
