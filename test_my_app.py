@@ -359,8 +359,8 @@ class WebSocketClosingAtOnce(websocket.WebSocket):
     By default close() then waits up to 3 s for the server's close frame. The
     client's own reader thread often takes that frame first, and Werkzeug's
     development server keeps the connection open (see the first live test),
-    so then nothing ends the wait: more than half of the disconnects, and of
-    the refused connects, take 3 s (WALKTHROUGH.md, section 11).
+    so then nothing ends the wait: disconnects, and refused connects, often
+    take 3 s (WALKTHROUGH.md, section 11, gives the counts).
     """
     def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
         super().close(status, reason, timeout)
