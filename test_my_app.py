@@ -247,14 +247,16 @@ def copy_walkthrough_listings(folder):
     text = Path(app.root_path, 'WALKTHROUGH.md').read_text()
     listings = re.findall(r'^```python (\S+\.py)\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
     for name, code in listings:
+        Path(folder, name).parent.mkdir(parents=True, exist_ok=True)
         Path(folder, name).write_text(code)
     return sorted(name for name, code in listings)
 
 
 def test_walkthrough_listings_pass_their_own_tests(pytester):
-    # the three files a reader copies into an empty folder...
+    # the files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
-        'conftest.py', 'myproject.py', 'test_myproject.py']
+        'conftest.py', 'myproject.py', 'production/conftest.py',
+        'production/test_production.py', 'test_myproject.py']
     connections_left = []
 
     def pytest_runtest_logfinish(nodeid):  # after each test's teardown
@@ -264,7 +266,8 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
             (nodeid, namespace) for namespace in list(manager.get_namespaces())
             for _ in manager.get_participants(namespace, None))
 
-    # ...pass their own tests there
+    # ...pass their own tests there, the production ones left out (they need
+    # real servers: .ci/noxfile.py's production session runs them)
     result = pytester.runpytest_inprocess(
         plugins=[types.SimpleNamespace(pytest_runtest_logfinish=pytest_runtest_logfinish)])
     result.assert_outcomes(passed=7)

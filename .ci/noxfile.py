@@ -1,4 +1,6 @@
 """Run README.md's compatibility table: one nox session per row, and `table`.
+Also `production`, not run by default: WALKTHROUGH.md's production tests
+(README: The production tests; its own docstring below).
 
 From the project's root, as README shows:
 
@@ -191,3 +193,49 @@ def row(session, row):
     session.log(f'observed: {observed}')
     if observed != row['Result']:
         session.error(f'README.md says {row["Result"]}, observed {observed}')
+
+
+# WALKTHROUGH.md's section 13 installs these on top of requirements.txt, in an
+# environment of their own: gevent beside `python my_app.py` would change the
+# async_mode that Flask-SocketIO guesses.
+PRODUCTION_PINS = ['gunicorn==27.0.1', 'gevent==26.9.0', 'redis==8.1.0']
+# The servers the production tests start, and the Debian package of each.
+PRODUCTION_PROGRAMS = {'redis-server': 'redis-server', 'nginx': 'nginx'}
+
+
+@nox.session(python=PYTHON, default=False)
+def production(session):
+    """WALKTHROUGH.md's listings, the production ones included, against a real
+    redis-server, gunicorn (threads and gevent) and nginx, all on 127.0.0.1."""
+    pip_line = ('.venv-production/bin/pip install -r requirements.txt '
+                + ' '.join(PRODUCTION_PINS))
+    if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
+        session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
+    # Debian puts nginx in /usr/sbin, which a user's PATH may leave out; the
+    # listings' production/conftest.py looks there too.
+    path = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'
+    missing = [program for program in PRODUCTION_PROGRAMS
+               if shutil.which(program, path=path) is None]
+    if missing:
+        session.error(f'{" and ".join(missing)} not found: the production tests run the '
+                      f'real servers. On Debian or Ubuntu: apt-get install '
+                      + ' '.join(PRODUCTION_PROGRAMS[program] for program in missing))
+    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS)
+    work = Path(session.create_tmp())
+    project, home = work / 'project', work / 'home'
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    # the listings as a reader copies them, by the suite's own code
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    session.chdir(project)
+    # -v -s shows each test's name and the figures it prints; an empty HOME
+    # shows that the servers leave nothing in a reader's home folder
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', '-s', 'production',
+                *session.posargs,
+                env={'HOME': str(home)})
+    left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
+    if left:
+        session.error(f'the production tests left files in HOME: {left}')
