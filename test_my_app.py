@@ -275,6 +275,18 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
     assert connections_left == []
 
 
+def test_walkthrough_nginx_lines_are_the_ones_the_production_tests_run():
+    text = Path(app.root_path, 'WALKTHROUGH.md').read_text()
+    [shown] = re.findall(r'^```nginx\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
+    [conftest] = re.findall(r'^```python production/conftest.py\n(.*?)^```$', text,
+                            re.MULTILINE | re.DOTALL)
+    tested = conftest.replace('{{', '{').replace('}}', '}')  # NGINX_CONF is a format string
+    # every line shown, but the example's own addresses, is in what the tests run
+    shown_lines = [line.strip() for line in shown.splitlines()
+                   if not re.search(r'listen|server 127', line)]
+    assert [line for line in shown_lines if line not in tested] == []
+
+
 # The real server, driven by a real client: what the test clients stand in for.
 
 servers_started = []  # every `python my_app.py` started here
