@@ -213,9 +213,9 @@ def test_forged_and_tampered_session_cookies_are_refused(
     assert not connect(flask_client).is_connected()
 
 
-def open_connections():
-    """The (namespace, sid) of every Socket.IO connection the app has open."""
-    manager = socketio.server.manager
+def open_connections(app_socketio=socketio):
+    """The (namespace, sid) of every connection a SocketIO object has open."""
+    manager = app_socketio.server.manager
     return {(namespace, sid) for namespace in list(manager.get_namespaces())
             for sid, _ in manager.get_participants(namespace, None)}
 
@@ -261,10 +261,9 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
 
     def pytest_runtest_logfinish(nodeid):  # after each test's teardown
         # each test's create_app() gave socketio a server of its own
-        manager = sys.modules['myproject'].socketio.server.manager
         connections_left.extend(
-            (nodeid, namespace) for namespace in list(manager.get_namespaces())
-            for _ in manager.get_participants(namespace, None))
+            (nodeid, namespace)
+            for namespace, _ in open_connections(sys.modules['myproject'].socketio))
 
     # ...pass their own tests there, the production ones left out (they need
     # real servers: .ci/noxfile.py's production session runs them)
