@@ -242,10 +242,11 @@ def test_walkthrough():
 def copy_walkthrough_listings(folder):
     """Write the files that WALKTHROUGH.md lists into folder; return their names.
 
-    A listing is a fence that names its file: ```python conftest.py
+    A listing is a fence that names its file after its language:
+    ```python conftest.py, or ```nginx production/nginx.conf
     """
     text = Path(app.root_path, 'WALKTHROUGH.md').read_text()
-    listings = re.findall(r'^```python (\S+\.py)\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
+    listings = re.findall(r'^```\w+ (\S+)\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
     for name, code in listings:
         Path(folder, name).parent.mkdir(parents=True, exist_ok=True)
         Path(folder, name).write_text(code)
