@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,13 @@ from werkzeug.serving import WSGIRequestHandler
 from my_app import allowed_users, app, socketio
 
 pytest_plugins = ['pytester']  # runs WALKTHROUGH.md's listings as a project of their own
+
+# A CI timeout or a process manager stops pytest with SIGTERM, a closed
+# terminal with SIGHUP: let them end the run as Ctrl+C does, so that the
+# fixtures and stop_servers_left_running() still stop every server.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+if hasattr(signal, 'SIGHUP'):  # not on Windows
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
 
 
 # The article's test, word for word but for its name: pytest collects only
@@ -256,21 +264,24 @@ def copy_walkthrough_listings(folder):
 def test_walkthrough_listings_pass_their_own_tests(pytester):
     # the files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
-        'conftest.py', 'myproject.py', 'production/conftest.py',
-        'production/test_production.py', 'test_myproject.py']
+        'conftest.py', 'live.py', 'myproject.py', 'production/conftest.py',
+        'production/test_production.py', 'realapp/chat.py', 'realapp/conftest.py',
+        'realapp/test_chat.py', 'test_live.py', 'test_myproject.py']
     connections_left = []
 
     def pytest_runtest_logfinish(nodeid):  # after each test's teardown
-        # each test's create_app() gave socketio a server of its own
-        connections_left.extend(
-            (nodeid, namespace)
-            for namespace, _ in open_connections(sys.modules['myproject'].socketio))
+        # each test's create_app() gave socketio a server of its own (the
+        # live tests' server runs in a process of its own)
+        if sys.modules['myproject'].socketio.server is not None:
+            connections_left.extend(
+                (nodeid, namespace)
+                for namespace, _ in open_connections(sys.modules['myproject'].socketio))
 
-    # ...pass their own tests there, the production ones left out (they need
-    # real servers: .ci/noxfile.py's production session runs them)
+    # ...pass their own tests there, those of production/ and realapp/ left out
+    # (they need packages of their own: .ci/noxfile.py has a session for each)
     result = pytester.runpytest_inprocess(
         plugins=[types.SimpleNamespace(pytest_runtest_logfinish=pytest_runtest_logfinish)])
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=11)
     # and each test's connect fixture closed every client it opened, /chat ones too
     assert connections_left == []
 
@@ -302,50 +313,35 @@ def stop_servers_left_running():
             server.wait()
 
 
-def start_servers(*secret_keys, log_folder=None):
-    """Run `python my_app.py` once per key, as a reader does, with no terminal.
+def start_server(secret_key, log_folder=None):
+    """Run `python my_app.py` as a reader does, with no terminal; return the
+    process and the URL it prints once it listens. Stop it with terminate().
 
-    Each server gets PORT=0, so it takes a free port itself and prints its URL:
+    The server gets PORT=0, so it takes a free port itself and prints its URL:
     no other process can take the port between our choosing it and the server
-    binding it. The servers start side by side. Returns a (process, url) pair
-    per key once every server has printed its URL; stop each with terminate().
-    Server n (from 1) logs to log_folder/my_app-n.log, a temporary folder when
+    binding it. It logs to log_folder/my_app.log, in a temporary folder when
     log_folder is None.
     """
     if log_folder is None:
         log_folder = tempfile.mkdtemp(prefix='my_app-logs-')
         atexit.register(shutil.rmtree, log_folder, ignore_errors=True)
-    started = []
-    for number, secret_key in enumerate(secret_keys, 1):
-        log_path = Path(log_folder, f'my_app-{number}.log')
-        with open(log_path, 'w') as log:
-            server = subprocess.Popen(
-                [sys.executable, 'my_app.py'], cwd=app.root_path,
-                env={**os.environ, 'PORT': '0', 'SECRET_KEY': secret_key},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        servers_started.append(server)
-        started.append((server, log_path))
-    servers = []
+    log_path = Path(log_folder, 'my_app.log')
+    with open(log_path, 'w') as log:
+        server = subprocess.Popen(
+            [sys.executable, 'my_app.py'], cwd=app.root_path,
+            env={**os.environ, 'PORT': '0', 'SECRET_KEY': secret_key},
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    servers_started.append(server)  # for stop_servers_left_running()
     deadline = time.monotonic() + 10
-    for server, log_path in started:
-        # Werkzeug prints this line once its socket listens
-        while not (running_on := re.search(r'Running on (http://127\.0\.0\.1:\d+)',
-                                           log_path.read_text())):
-            if server.poll() is not None or time.monotonic() > deadline:
-                for server_to_stop, _ in started:
-                    server_to_stop.terminate()
-                    server_to_stop.wait()
-                raise RuntimeError('python my_app.py printed no URL:\n'
-                                   + log_path.read_text())
-            time.sleep(0.01)  # not yet: look again
-        servers.append((server, running_on.group(1)))
-    return servers
-
-
-def start_server(secret_key, log_folder=None):
-    """start_servers() for a single key: returns its process and URL."""
-    [(server, url)] = start_servers(secret_key, log_folder=log_folder)
-    return server, url
+    # Werkzeug prints this line once its socket listens
+    while not (running_on := re.search(r'Running on (http://127\.0\.0\.1:\d+)',
+                                       log_path.read_text())):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.terminate()
+            server.wait()
+            raise RuntimeError('python my_app.py printed no URL:\n' + log_path.read_text())
+        time.sleep(0.01)  # not yet: look again
+    return server, running_on.group(1)
 
 
 LIVE_SECRET_KEY = secrets.token_hex()
@@ -354,7 +350,7 @@ LIVE_SECRET_KEY = secrets.token_hex()
 @pytest.fixture(scope='module')
 def server_log(tmp_path_factory):
     """The file the live server writes its log to."""
-    return tmp_path_factory.mktemp('live_server') / 'my_app-1.log'
+    return tmp_path_factory.mktemp('live_server') / 'my_app.log'
 
 
 @pytest.fixture(scope='module')

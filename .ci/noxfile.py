@@ -1,6 +1,7 @@
 """Run README.md's compatibility table: one nox session per row, and `table`.
-Also `production`, not run by default: WALKTHROUGH.md's production tests
-(README: The production tests; its own docstring below).
+Also `realapp` and `production`, not run by default: WALKTHROUGH.md's
+listings that need packages of their own (README: The real-app tests, The
+production tests; their docstrings below).
 
 From the project's root, as README shows:
 
@@ -239,3 +240,28 @@ def production(session):
     left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
     if left:
         session.error(f'the production tests left files in HOME: {left}')
+
+
+# WALKTHROUGH.md's section 13 installs these on top of requirements.txt, for the
+# listings in realapp/: users in SQLite through Flask-SQLAlchemy, and a JSON
+# login behind Flask-WTF's CSRF protection.
+REALAPP_PINS = ['Flask-SQLAlchemy==3.1.1', 'SQLAlchemy==2.1.9', 'Flask-WTF==1.3.0',
+                'WTForms==3.3.2']
+
+
+@nox.session(python=PYTHON, default=False)
+def realapp(session):
+    """WALKTHROUGH.md's listings, copied into a fresh folder as a reader would,
+    and their realapp/ tests run there."""
+    pip_line = '.venv/bin/pip install ' + ' '.join(REALAPP_PINS)
+    if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
+        session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
+    session.install('-r', str(ROOT / 'requirements.txt'), *REALAPP_PINS)
+    project = Path(session.create_tmp()) / 'project'
+    shutil.rmtree(project, ignore_errors=True)
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    session.chdir(project)
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
+                *session.posargs)
