@@ -22,6 +22,7 @@ of my_app.py, because the rest of test_my_app.py uses newer test-client APIs
 than the pattern needs and starts real servers.
 """
 import ast
+import json
 import os
 import re
 import shutil
@@ -265,3 +266,38 @@ def realapp(session):
     session.chdir(project)
     session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
                 *session.posargs)
+
+
+# When `stopped` signals a suite: seconds after pytest starts its first server,
+# spread over a run, so that servers are starting, serving and stopping at one
+# moment or another.
+STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8],
+                'production': [0.1, 0.5, 1, 2, 4, 7, 10]}
+
+
+@nox.session(python=PYTHON, default=False)
+def stopped(session):
+    """Stop the suites with SIGINT, SIGTERM and SIGHUP at several moments, and
+    fail if any server they started is still running afterwards.
+
+    This process becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
+    process that pytest started and left behind becomes its child, wherever
+    it ran and whatever session it was started in; after pytest exits, any
+    child of ours still running is a server the suite failed to stop.
+    """
+    if not shutil.which('redis-server') or not shutil.which(
+            'nginx', path=os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'):
+        session.error('redis-server and nginx are needed: the production suite runs them')
+    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS)
+    project = Path(session.create_tmp()) / 'project'
+    shutil.rmtree(project, ignore_errors=True)
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    python = str(Path(session.bin) / 'python')
+    suites = {'main': ([python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'], ROOT),
+              'production': ([python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                              'production'], project)}
+    session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'), json.dumps(
+        [(name, command, str(folder), STOP_MOMENTS[name])
+         for name, (command, folder) in suites.items()]), external=True)

@@ -1,0 +1,111 @@
+"""Signal pytest runs at given moments; fail if a process they started survives.
+
+Run by .ci/noxfile.py's `stopped` session with one argument, a JSON list of
+[name, command, folder, moments]: each moment is a run of command in folder,
+signalled that many seconds after pytest started its first process (a
+server). Linux only: it reads /proc and uses PR_SET_CHILD_SUBREAPER.
+"""
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+STOP_GRACE = 15  # seconds a leftover may take to exit: gunicorn's graceful stop
+
+
+def parent_pids():
+    """{pid: parent pid} of every process running, zombies reaped first."""
+    while True:  # reap whatever has exited, ours or adopted
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+    parents = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                stat = open(f'/proc/{entry}/stat').read()
+            except OSError:
+                continue  # gone meanwhile
+            # the parent pid is the 2nd field after the parenthesised name
+            parents[int(entry)] = int(stat.rsplit(')', 1)[1].split()[1])
+    return parents
+
+
+def our_children():
+    """The pids of this process's children still running."""
+    return [pid for pid, parent in parent_pids().items() if parent == os.getpid()]
+
+
+def has_descendants(ancestor):
+    parents = parent_pids()
+    for pid in parents:
+        while pid in parents and parents[pid] != ancestor:
+            pid = parents[pid]
+        if parents.get(pid) == ancestor:
+            return True
+    return False
+
+
+def command_line(pid):
+    try:
+        return open(f'/proc/{pid}/cmdline').read().replace('\0', ' ').strip()
+    except OSError:
+        return '?'
+
+
+def main(plan):
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1) != 0:
+        raise SystemExit('could not become a subreaper')
+    failures = []
+    for name, command, folder, moments in plan:
+        # each moment with the next signal in turn: SIGINT as from Ctrl+C, SIGTERM
+        # as from a CI timeout or a process manager, SIGHUP as from a closed terminal
+        for number, moment in enumerate(moments):
+            signum = SIGNALS[number % len(SIGNALS)]
+            label = f'{name}: {signal.Signals(signum).name} {moment} s after the first server'
+            started = time.monotonic()
+            run = subprocess.Popen(command, cwd=folder, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.monotonic() + 60
+            while (run.poll() is None and not has_descendants(run.pid)
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)  # no server yet
+            try:
+                run.wait(timeout=moment)
+                outcome = f'finished before the signal, exit {run.returncode}'
+            except subprocess.TimeoutExpired:
+                run.send_signal(signum)
+                try:
+                    run.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    run.kill()
+                    run.wait()
+                    failures.append(f'{label}: pytest did not stop within 60 s')
+                outcome = f'pytest exited {run.returncode}'
+            output = run.stdout.read()
+            run.stdout.close()
+            deadline = time.monotonic() + STOP_GRACE
+            while (left := our_children()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for pid in left:
+                failures.append(f'{label}: left running: {command_line(pid)}')
+                os.kill(pid, signal.SIGKILL)
+            print(f'{label}: {outcome} after {time.monotonic() - started:.1f} s; '
+                  f'{len(left)} process(es) left', flush=True)
+            if left:
+                print(output[-3000:])
+    for failure in failures:
+        print('FAIL', failure)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(json.loads(sys.argv[1])))
