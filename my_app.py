@@ -13,6 +13,7 @@ allowed_users = {
 app = Flask(__name__)
 # The article's key is public: a real deployment sets its own in SECRET_KEY.
 app.config['SECRET_KEY'] = os.environ.get('SECRET_KEY', 'top secret!')
+app.config['SESSION_COOKIE_SAMESITE'] = 'Lax'  # not in the article: kept off other sites' posts
 
 login = LoginManager(app)
 socketio = SocketIO(app)

@@ -221,6 +221,11 @@ def test_forged_and_tampered_session_cookies_are_refused(
     assert not connect(flask_client).is_connected()
 
 
+def test_session_cookie_is_samesite_lax(flask_client):
+    # so a browser keeps it off other sites' form posts (WALKTHROUGH.md, 14)
+    assert 'SameSite=Lax' in login(flask_client).headers['Set-Cookie']
+
+
 def open_connections(app_socketio=socketio):
     """The (namespace, sid) of every connection a SocketIO object has open."""
     manager = app_socketio.server.manager
@@ -264,9 +269,11 @@ def copy_walkthrough_listings(folder):
 def test_walkthrough_listings_pass_their_own_tests(pytester):
     # the files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
-        'conftest.py', 'live.py', 'myproject.py', 'production/conftest.py',
-        'production/test_production.py', 'realapp/chat.py', 'realapp/conftest.py',
-        'realapp/test_chat.py', 'test_live.py', 'test_myproject.py']
+        'browser/conftest.py', 'browser/elsewhere.html', 'browser/page.html', 'browser/pages.py',
+        'browser/test_browser.py', 'browser/test_cors_allowed_origins.py',
+        'browser/test_origin_check.py', 'conftest.py', 'live.py', 'myproject.py',
+        'production/conftest.py', 'production/test_production.py', 'realapp/chat.py',
+        'realapp/conftest.py', 'realapp/test_chat.py', 'test_live.py', 'test_myproject.py']
     connections_left = []
 
     def pytest_runtest_logfinish(nodeid):  # after each test's teardown

@@ -1,7 +1,8 @@
 """Run README.md's compatibility table: one nox session per row, and `table`.
-Also `realapp` and `production`, not run by default: WALKTHROUGH.md's
-listings that need packages of their own (README: The real-app tests, The
-production tests; their docstrings below).
+Also `realapp`, `production`, `browser` and `stopped`, not run by default:
+WALKTHROUGH.md's listings that need packages of their own (README: The
+real-app tests, The production tests, The browser tests), and the check that
+an interrupted run leaves no server running; their docstrings below.
 
 From the project's root, as README shows:
 
@@ -301,3 +302,50 @@ def stopped(session):
     session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'), json.dumps(
         [(name, command, str(folder), STOP_MOMENTS[name])
          for name, (command, folder) in suites.items()]), external=True)
+
+
+# WALKTHROUGH.md's section 14 (In a real browser) installs these on top of
+# requirements.txt, in an environment of its own. Playwright 1.64.1, not 1.65:
+# 1.65 sends every new Firefox context emulation.setMediaFeaturesOverride,
+# which Firefox ESR 153 answers with "unknown command".
+BROWSER_PINS = ['playwright==1.64.1', 'Flask-WTF==1.3.0']
+# The page loads socket.io-client's own build, from the npm registry.
+NPM_LINE = 'npm install --prefix browser --save-exact socket.io-client@4.8.4'
+# What the browser tests run, and the Debian package of each.
+BROWSER_PROGRAMS = {'/usr/bin/chromium': 'chromium', '/usr/bin/firefox-esr': 'firefox-esr',
+                    'npm': 'npm'}
+
+
+@nox.session(python=PYTHON, default=False)
+def browser(session):
+    """WALKTHROUGH.md's listings, the browser ones included, in Debian's
+    Chromium and Firefox ESR, against servers on 127.0.0.1 and 127.0.0.2."""
+    walkthrough = (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8')
+    pip_line = ('.venv-browser/bin/pip install -r requirements.txt '
+                + ' '.join(BROWSER_PINS))
+    for line in pip_line, NPM_LINE:
+        if line not in walkthrough:
+            session.error(f'WALKTHROUGH.md no longer shows: {line}')
+    missing = [program for program in BROWSER_PROGRAMS if shutil.which(program) is None]
+    if missing:
+        session.error(f'{" and ".join(missing)} not found: the browser tests run them. '
+                      f'On Debian: apt-get install '
+                      + ' '.join(BROWSER_PROGRAMS[program] for program in missing))
+    session.install('-r', str(ROOT / 'requirements.txt'), *BROWSER_PINS)
+    work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
+    project, home = work / 'project', work / 'home'
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    session.chdir(project)
+    # npm's cache goes in the session's own folder, not in a reader's home
+    session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
+                env={'npm_config_cache': str(work / 'npm-cache'), 'HOME': str(home)})
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'browser',
+                *session.posargs, env={'HOME': str(home)})
+    left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
+    if left:
+        session.error(f'the browser tests left files in HOME: {left}')
