@@ -270,8 +270,7 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
     # the files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
         'browser/conftest.py', 'browser/elsewhere.html', 'browser/page.html', 'browser/pages.py',
-        'browser/test_browser.py', 'browser/test_cors_allowed_origins.py',
-        'browser/test_origin_check.py', 'conftest.py', 'live.py', 'myproject.py',
+        'browser/test_browser.py', 'browser/test_cors_allowed_origins.py', 'conftest.py', 'live.py', 'myproject.py',
         'production/conftest.py', 'production/test_production.py', 'realapp/chat.py',
         'realapp/conftest.py', 'realapp/test_chat.py', 'test_live.py', 'test_myproject.py']
     connections_left = []
@@ -288,7 +287,7 @@ def test_walkthrough_listings_pass_their_own_tests(pytester):
     # (they need packages of their own: .ci/noxfile.py has a session for each)
     result = pytester.runpytest_inprocess(
         plugins=[types.SimpleNamespace(pytest_runtest_logfinish=pytest_runtest_logfinish)])
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
     # and each test's connect fixture closed every client it opened, /chat ones too
     assert connections_left == []
 

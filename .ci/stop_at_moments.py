@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
@@ -31,7 +32,7 @@ def parent_pids():
     for entry in os.listdir('/proc'):
         if entry.isdigit():
             try:
-                stat = open(f'/proc/{entry}/stat').read()
+                stat = Path(f'/proc/{entry}/stat').read_text()
             except OSError:
                 continue  # gone meanwhile
             # the parent pid is the 2nd field after the parenthesised name
@@ -56,7 +57,7 @@ def has_descendants(ancestor):
 
 def command_line(pid):
     try:
-        return open(f'/proc/{pid}/cmdline').read().replace('\0', ' ').strip()
+        return Path(f'/proc/{pid}/cmdline').read_text().replace('\0', ' ').strip()
     except OSError:
         return '?'
 
