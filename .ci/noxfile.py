@@ -269,41 +269,6 @@ def realapp(session):
                 *session.posargs)
 
 
-# When `stopped` signals a suite: seconds after pytest starts its first server,
-# spread over a run, so that servers are starting, serving and stopping at one
-# moment or another.
-STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8],
-                'production': [0.1, 0.5, 1, 2, 4, 7, 10]}
-
-
-@nox.session(python=PYTHON, default=False)
-def stopped(session):
-    """Stop the suites with SIGINT, SIGTERM and SIGHUP at several moments, and
-    fail if any server they started is still running afterwards.
-
-    This process becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
-    process that pytest started and left behind becomes its child, wherever
-    it ran and whatever session it was started in; after pytest exits, any
-    child of ours still running is a server the suite failed to stop.
-    """
-    if not shutil.which('redis-server') or not shutil.which(
-            'nginx', path=os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'):
-        session.error('redis-server and nginx are needed: the production suite runs them')
-    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS)
-    project = Path(session.create_tmp()) / 'project'
-    shutil.rmtree(project, ignore_errors=True)
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
-    python = str(Path(session.bin) / 'python')
-    suites = {'main': ([python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'], ROOT),
-              'production': ([python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                              'production'], project)}
-    session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'), json.dumps(
-        [(name, command, str(folder), STOP_MOMENTS[name])
-         for name, (command, folder) in suites.items()]), external=True)
-
-
 # WALKTHROUGH.md's section 14 (In a real browser) installs these on top of
 # requirements.txt, in an environment of its own. Playwright 1.64.1, not 1.65:
 # 1.65 sends every new Firefox context emulation.setMediaFeaturesOverride,
@@ -349,3 +314,49 @@ def browser(session):
     left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
     if left:
         session.error(f'the browser tests left files in HOME: {left}')
+
+
+def copy_listings(session, project):
+    """WALKTHROUGH.md's listings, written into project as a reader copies them."""
+    shutil.rmtree(project, ignore_errors=True)
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+
+
+# When `stopped` signals a suite: seconds after pytest starts its first process
+# (a server, or the browser driver), spread over a run, so that servers are
+# starting, serving and stopping at one moment or another.
+STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8],
+                'production': [0.1, 0.5, 1, 2, 4, 7, 10],
+                'browser': [0.1, 1, 2, 4, 8]}
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize('suite', list(STOP_MOMENTS))
+def stopped(session, suite):
+    """Stop a suite with SIGINT, SIGTERM and SIGHUP at several moments, and fail
+    if any process it started is still running afterwards.
+
+    The check becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
+    process that pytest started and left behind becomes its child, whatever
+    session it was started in; after pytest exits, any child of the check
+    still running is a server or browser the suite failed to stop
+    (.ci/stop_at_moments.py).
+    """
+    pins = {'main': [], 'production': PRODUCTION_PINS, 'browser': BROWSER_PINS}[suite]
+    session.install('-r', str(ROOT / 'requirements.txt'), *pins)
+    work = Path(session.create_tmp()).resolve()
+    project, home = work / 'project', work / 'home'
+    copy_listings(session, project)
+    home.mkdir(exist_ok=True)
+    if suite == 'browser':
+        session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
+                    env={'npm_config_cache': str(work / 'npm-cache'), 'HOME': str(home)})
+    command = [str(Path(session.bin) / 'python'), '-m', 'pytest', '-q', '-p', 'no:cacheprovider']
+    if suite != 'main':
+        command.append(suite)  # the folder of its listings
+    folder = ROOT if suite == 'main' else project
+    session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'),
+                json.dumps([(suite, command, str(folder), STOP_MOMENTS[suite])]),
+                external=True, env={'HOME': str(home)})
