@@ -212,7 +212,7 @@ def production(session):
     if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
         session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
     # Debian puts nginx in /usr/sbin, which a user's PATH may leave out; the
-    # listings' production/conftest.py looks there too.
+    # listings' production/real_servers.py looks there too.
     path = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'
     missing = [program for program in PRODUCTION_PROGRAMS
                if shutil.which(program, path=path) is None]
