@@ -200,8 +200,8 @@ def row(session, row):
 
 # WALKTHROUGH.md's section 13 installs these on top of requirements.txt, in an
 # environment of their own: gevent beside `python my_app.py` would change the
-# async_mode that Flask-SocketIO guesses.
-PRODUCTION_PINS = ['gunicorn==27.0.1', 'gevent==26.9.0', 'redis==8.1.0']
+# async_mode that Flask-SocketIO guesses. trustme makes the tests' certificates.
+PRODUCTION_PINS = ['gunicorn==27.0.1', 'gevent==26.9.0', 'redis==8.1.0', 'trustme==1.2.1']
 # The servers the production tests start, and the Debian package of each.
 PRODUCTION_PROGRAMS = {'redis-server': 'redis-server', 'nginx': 'nginx'}
 
@@ -215,7 +215,7 @@ def production(session):
     if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
         session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
     # Debian puts nginx in /usr/sbin, which a user's PATH may leave out; the
-    # listings' production/conftest.py looks there too.
+    # listings' production/real_servers.py looks there too.
     path = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'
     missing = [program for program in PRODUCTION_PROGRAMS
                if shutil.which(program, path=path) is None]
@@ -223,7 +223,9 @@ def production(session):
         session.error(f'{" and ".join(missing)} not found: the production tests run the '
                       f'real servers. On Debian or Ubuntu: apt-get install '
                       + ' '.join(PRODUCTION_PROGRAMS[program] for program in missing))
-    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS)
+    # compiled at install, not by the first of the many servers the tests start
+    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS,
+                    env={'UV_COMPILE_BYTECODE': '1'})
     work = Path(session.create_tmp())
     project, home = work / 'project', work / 'home'
     shutil.rmtree(project, ignore_errors=True)
