@@ -222,7 +222,7 @@ def test_forged_and_tampered_session_cookies_are_refused(
 
 
 def test_session_cookie_is_samesite_lax(flask_client):
-    # so a browser keeps it off other sites' form posts (WALKTHROUGH.md, 14)
+    # so a browser keeps it off other sites' form posts (WALKTHROUGH.md, 15)
     assert 'SameSite=Lax' in login(flask_client).headers['Set-Cookie']
 
 

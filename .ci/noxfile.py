@@ -198,7 +198,7 @@ def row(session, row):
         session.error(f'README.md says {row["Result"]}, observed {observed}')
 
 
-# WALKTHROUGH.md's section 13 installs these on top of requirements.txt, in an
+# WALKTHROUGH.md's section 14 installs these on top of requirements.txt, in an
 # environment of their own: gevent beside `python my_app.py` would change the
 # async_mode that Flask-SocketIO guesses. trustme makes the tests' certificates.
 PRODUCTION_PINS = ['gunicorn==27.0.1', 'gevent==26.9.0', 'redis==8.1.0', 'trustme==1.2.1']
@@ -271,7 +271,7 @@ def realapp(session):
                 *session.posargs)
 
 
-# WALKTHROUGH.md's section 14 (In a real browser) installs these on top of
+# WALKTHROUGH.md's section 15 (In a real browser) installs these on top of
 # requirements.txt, in an environment of its own. Playwright 1.64.1, not 1.65:
 # 1.65 sends every new Firefox context emulation.setMediaFeaturesOverride,
 # which Firefox ESR 153 answers with "unknown command".
