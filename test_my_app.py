@@ -3,6 +3,7 @@
 First the article's own test, then what a careful reader checks next, then
 the walkthrough's examples, and last the real server driven by a real client.
 """
+import ast
 import atexit
 import doctest
 import os
@@ -266,6 +267,19 @@ def copy_walkthrough_listings(folder):
     return sorted(name for name, code in listings)
 
 
+def test_walkthrough_live_py_has_the_client_helpers_these_tests_use(tmp_path):
+    copy_walkthrough_listings(tmp_path)
+    listed = ast.parse((tmp_path / 'live.py').read_text())
+    ours = ast.parse(Path(__file__).read_text())
+
+    def definitions(tree):
+        return {node.name: ast.dump(node) for node in tree.body
+                if getattr(node, 'name', None) in ('WebSocketClosingAtOnce', 'live_client')}
+    # what section 11 gives readers to copy is what the live tests below run
+    assert definitions(listed) == definitions(ours)
+    assert len(definitions(ours)) == 2
+
+
 def test_walkthrough_listings_pass_their_own_tests(pytester):
     # the files a reader copies into an empty folder...
     assert copy_walkthrough_listings(pytester.path) == [
@@ -360,23 +374,17 @@ def live_server(server_log):
 
 
 class WebSocketClosingAtOnce(websocket.WebSocket):
-    """A client WebSocket whose close() sends its close frame and hangs up.
-
-    By default close() then waits up to 3 s for the server's close frame. The
-    client's own reader thread often takes that frame first, and Werkzeug's
-    development server keeps the connection open (see the first live test),
-    so then nothing ends the wait: disconnects, and refused connects, often
-    take 3 s (WALKTHROUGH.md, section 11, gives the counts).
-    """
+    """A client WebSocket whose close() sends its close frame and hangs up,
+    where websocket-client's waits up to 3 s for the server's."""
     def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
         super().close(status, reason, timeout)
 
 
 def live_client(session=None, **websocket_options):
     """A python-socketio SimpleClient that sends the cookies of session, a
-    requests.Session. Use it in a `with` block, which disconnects it however
-    the block ends. websocket_options go to its WebSocket: origin='...' sets
-    the Origin header."""
+    requests.Session. Use it in a with block, which disconnects it however the
+    block ends. websocket_options go to its WebSocket: origin='...' sets the
+    Origin header."""
     # handle_sigint=False leaves Ctrl+C to pytest: python-socketio's own handler
     # disconnects every client first, and an error there can take its place
     return python_socketio.SimpleClient(
