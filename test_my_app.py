@@ -385,7 +385,7 @@ def live_client(session=None, **websocket_options):
     requests.Session. Use it in a with block, which disconnects it however the
     block ends. websocket_options go to its WebSocket: origin='...' sets the
     Origin header."""
-    # handle_sigint=False leaves Ctrl+C to pytest: python-socketio's own handler
+    # handle_sigint=False leaves Ctrl+C to pytest: python-engineio's own handler
     # disconnects every client first, and an error there can take its place
     return python_socketio.SimpleClient(
         http_session=session, handle_sigint=False,
