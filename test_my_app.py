@@ -322,9 +322,10 @@ def stop_servers_left_running():
             server.wait()
 
 
-def start_server(secret_key, log_folder=None):
-    """Run `python my_app.py` as a reader does, with no terminal; return the
-    process and the URL it prints once it listens. Stop it with terminate().
+def launch_server(secret_key, log_folder=None):
+    """Start `python my_app.py` as a reader does, with no terminal; return the
+    process and the path of its log. url_of() waits for the URL it prints.
+    Stop it with terminate().
 
     The server gets PORT=0, so it takes a free port itself and prints its URL:
     no other process can take the port between our choosing it and the server
@@ -341,8 +342,12 @@ def start_server(secret_key, log_folder=None):
             env={**os.environ, 'PORT': '0', 'SECRET_KEY': secret_key},
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     servers_started.append(server)  # for stop_servers_left_running()
+    return server, log_path
+
+
+def url_of(server, log_path):
+    """The URL a launched server prints once its socket listens."""
     deadline = time.monotonic() + 10
-    # Werkzeug prints this line once its socket listens
     while not (running_on := re.search(r'Running on (http://127\.0\.0\.1:\d+)',
                                        log_path.read_text())):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -350,27 +355,40 @@ def start_server(secret_key, log_folder=None):
             server.wait()
             raise RuntimeError('python my_app.py printed no URL:\n' + log_path.read_text())
         time.sleep(0.01)  # not yet: look again
-    return server, running_on.group(1)
+    return running_on.group(1)
+
+
+def start_server(secret_key, log_folder=None):
+    """launch_server(), then url_of(): the process, and its URL once it listens."""
+    server, log_path = launch_server(secret_key, log_folder)
+    return server, url_of(server, log_path)
 
 
 LIVE_SECRET_KEY = secrets.token_hex()
 
 
-@pytest.fixture(scope='module')
-def server_log(tmp_path_factory):
-    """The file the live server writes its log to."""
-    return tmp_path_factory.mktemp('live_server') / 'my_app.log'
-
-
-@pytest.fixture(scope='module')
-def live_server(server_log):
-    """The URL of `python my_app.py`, started once for the live tests."""
-    server, url = start_server(LIVE_SECRET_KEY, log_folder=server_log.parent)
-    yield url
+@pytest.fixture(scope='session', autouse=True)
+def launched_live_server(tmp_path_factory):
+    """`python my_app.py` for the live tests, launched as the run begins, so that
+    it starts up while the tests before them run: (process, log path)."""
+    server, log_path = launch_server(LIVE_SECRET_KEY, tmp_path_factory.mktemp('live_server'))
+    yield server, log_path
     server.terminate()
     server.wait()
     # bad input gets a plain answer, never a traceback in the server's log
-    assert 'Traceback' not in server_log.read_text()
+    assert 'Traceback' not in log_path.read_text()
+
+
+@pytest.fixture
+def server_log(launched_live_server):
+    """The file the live server writes its log to."""
+    return launched_live_server[1]
+
+
+@pytest.fixture
+def live_server(launched_live_server):
+    """The URL of the live tests' `python my_app.py`."""
+    return url_of(*launched_live_server)
 
 
 class WebSocketClosingAtOnce(websocket.WebSocket):
