@@ -198,6 +198,15 @@ def row(session, row):
         session.error(f'README.md says {row["Result"]}, observed {observed}')
 
 
+def copy_listings(session, project):
+    """WALKTHROUGH.md's listings, written into project as a reader copies them,
+    by the suite's own code."""
+    shutil.rmtree(project, ignore_errors=True)
+    session.run('python', '-c',
+                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
+                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+
+
 # WALKTHROUGH.md's section 14 installs these on top of requirements.txt, in an
 # environment of their own: gevent beside `python my_app.py` would change the
 # async_mode that Flask-SocketIO guesses. trustme makes the tests' certificates.
@@ -228,13 +237,9 @@ def production(session):
                     env={'UV_COMPILE_BYTECODE': '1'})
     work = Path(session.create_tmp())
     project, home = work / 'project', work / 'home'
-    shutil.rmtree(project, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir()
-    # the listings as a reader copies them, by the suite's own code
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    copy_listings(session, project)
     session.chdir(project)
     # -v -s shows each test's name and the figures it prints; an empty HOME
     # shows that the servers leave nothing in a reader's home folder
@@ -262,10 +267,7 @@ def realapp(session):
         session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
     session.install('-r', str(ROOT / 'requirements.txt'), *REALAPP_PINS)
     project = Path(session.create_tmp()) / 'project'
-    shutil.rmtree(project, ignore_errors=True)
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    copy_listings(session, project)
     session.chdir(project)
     session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
                 *session.posargs)
@@ -301,12 +303,9 @@ def browser(session):
     session.install('-r', str(ROOT / 'requirements.txt'), *BROWSER_PINS)
     work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
     project, home = work / 'project', work / 'home'
-    shutil.rmtree(project, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir()
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+    copy_listings(session, project)
     session.chdir(project)
     # npm's cache goes in the session's own folder, not in a reader's home
     session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
@@ -316,14 +315,6 @@ def browser(session):
     left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
     if left:
         session.error(f'the browser tests left files in HOME: {left}')
-
-
-def copy_listings(session, project):
-    """WALKTHROUGH.md's listings, written into project as a reader copies them."""
-    shutil.rmtree(project, ignore_errors=True)
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
 
 
 # When `stopped` signals a suite: seconds after pytest starts its first process
