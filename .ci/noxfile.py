@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -232,6 +233,8 @@ def production(session):
         session.error(f'{" and ".join(missing)} not found: the production tests run the '
                       f'real servers. On Debian or Ubuntu: apt-get install '
                       + ' '.join(PRODUCTION_PROGRAMS[program] for program in missing))
+    for program in ['redis-server --version', 'nginx -v']:  # nginx prints to stderr
+        session.run(*program.split(), external=True, env={'PATH': path})
     # compiled at install, not by the first of the many servers the tests start
     session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS,
                     env={'UV_COMPILE_BYTECODE': '1'})
@@ -283,6 +286,25 @@ NPM_LINE = 'npm install --prefix browser --save-exact socket.io-client@4.8.4'
 # What the browser tests run, and the Debian package of each.
 BROWSER_PROGRAMS = {'/usr/bin/chromium': 'chromium', '/usr/bin/firefox-esr': 'firefox-esr',
                     'npm': 'npm'}
+# The browser releases the tests need: Playwright 1.64.1 drives Firefox ESR
+# 153 over WebDriver BiDi, and Chromium 156 or newer over CDP.
+BROWSER_RELEASES = {'/usr/bin/chromium': ('Chromium', lambda major: major >= 156, '156 or newer'),
+                    '/usr/bin/firefox-esr': ('Firefox', lambda major: major == 153, '153.x')}
+
+
+def check_browsers(session):
+    """Print each browser's and npm's version; fail, in one line, on a browser
+    release the tests cannot drive."""
+    for program, (name, fits, needed) in BROWSER_RELEASES.items():
+        # stdout only: Debian's chromium wrapper prints a shell warning on stderr
+        printed = subprocess.run([program, '--version'], capture_output=True, text=True,
+                                 check=True).stdout.strip()
+        session.log(printed)
+        found = re.search(name + r' (\d+)\.[\d.]+', printed)
+        if not found or not fits(int(found.group(1))):
+            session.error(f'{program} is {printed!r}; the browser tests need {name} {needed}')
+    for program in 'node', 'npm':
+        session.run(program, '--version', external=True)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -300,6 +322,7 @@ def browser(session):
         session.error(f'{" and ".join(missing)} not found: the browser tests run them. '
                       f'On Debian: apt-get install '
                       + ' '.join(BROWSER_PROGRAMS[program] for program in missing))
+    check_browsers(session)
     session.install('-r', str(ROOT / 'requirements.txt'), *BROWSER_PINS)
     work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
     project, home = work / 'project', work / 'home'
@@ -325,6 +348,14 @@ STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8],
                 'browser': [0.1, 1, 2, 4, 8]}
 
 
+# A test of each suite that `stopped` first runs to the end, unsignalled: a
+# suite that cannot pass it (an import error, a missing package or file, a
+# page whose script is a 404) would leave no process behind either.
+STOP_CHECKS = {'main': 'test_my_app.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
+               'production': 'production/test_production.py::test_room_message_on_one_server_reaches_a_client_of_the_other',
+               'browser': 'browser/test_browser.py::test_login_form_then_connect_welcomes_the_user'}
+
+
 @nox.session(python=PYTHON, default=False)
 @nox.parametrize('suite', list(STOP_MOMENTS))
 def stopped(session, suite):
@@ -344,12 +375,15 @@ def stopped(session, suite):
     copy_listings(session, project)
     home.mkdir(exist_ok=True)
     if suite == 'browser':
+        check_browsers(session)
+        # into the copied project's browser/, where the tests' app serves it from
+        session.chdir(project)
         session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
                     env={'npm_config_cache': str(work / 'npm-cache'), 'HOME': str(home)})
     command = [str(Path(session.bin) / 'python'), '-m', 'pytest', '-q', '-p', 'no:cacheprovider']
-    if suite != 'main':
-        command.append(suite)  # the folder of its listings
+    targets = [] if suite == 'main' else [suite]  # the folder of its listings
     folder = ROOT if suite == 'main' else project
     session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'),
-                json.dumps([(suite, command, str(folder), STOP_MOMENTS[suite])]),
+                json.dumps([(suite, command, targets, str(folder), STOP_MOMENTS[suite],
+                             STOP_CHECKS[suite])]),
                 external=True, env={'HOME': str(home)})

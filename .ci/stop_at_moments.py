@@ -1,13 +1,17 @@
 """Signal pytest runs at given moments; fail if a process they started survives.
 
 Run by .ci/noxfile.py's `stopped` session with one argument, a JSON list of
-[name, command, folder, moments]: each moment is a run of command in folder,
+[name, command, targets, folder, moments, check]: first command runs the test
+check to the end, unsignalled, and must pass, or the suite could not have started what
+the signals are to stop; then each moment is a run of command with
+targets in folder,
 signalled that many seconds after pytest started its first process (a
 server). Linux only: it reads /proc and uses PR_SET_CHILD_SUBREAPER.
 """
 import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,14 +70,21 @@ def main(plan):
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1) != 0:
         raise SystemExit('could not become a subreaper')
     failures = []
-    for name, command, folder, moments in plan:
+    for name, command, targets, folder, moments, check in plan:
+        run = subprocess.run([*command, check], cwd=folder, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=300)
+        if run.returncode != 0 or not re.search(r'\b[1-9]\d* passed\b', run.stdout):
+            print(run.stdout[-3000:], run.stderr[-3000:])
+            failures.append(f'{name}: {check} does not pass unsignalled (exit {run.returncode})')
+            continue
+        print(f'{name}: {check} passes unsignalled', flush=True)
         # each moment with the next signal in turn: SIGINT as from Ctrl+C, SIGTERM
         # as from a CI timeout or a process manager, SIGHUP as from a closed terminal
         for number, moment in enumerate(moments):
             signum = SIGNALS[number % len(SIGNALS)]
             label = f'{name}: {signal.Signals(signum).name} {moment} s after the first server'
             started = time.monotonic()
-            run = subprocess.Popen(command, cwd=folder, stdin=subprocess.DEVNULL,
+            run = subprocess.Popen([*command, *targets], cwd=folder, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             deadline = time.monotonic() + 60
             while (run.poll() is None and not has_descendants(run.pid)
