@@ -1,21 +1,11 @@
 """Tests for my_app.py: run `python -m pytest`, or `python test_my_app.py`.
 
-First the article's own test, then what a careful reader checks next, then
-the walkthrough's examples, and last the real server driven by a real client.
+First the article's own test, then what a careful reader checks next, and
+last the real server driven by a real client.
 """
-import ast
-import atexit
-import doctest
-import os
-import re
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-import types
 from pathlib import Path
 from unittest import mock
 
@@ -26,16 +16,8 @@ import websocket
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 
+from examples.live import live_client, printed_url, running
 from my_app import allowed_users, app, socketio
-
-pytest_plugins = ['pytester']  # runs WALKTHROUGH.md's listings as a project of their own
-
-# A CI timeout or a process manager stops pytest with SIGTERM, a closed
-# terminal with SIGHUP: let them end the run as Ctrl+C does, so that the
-# fixtures and stop_servers_left_running() still stop every server.
-signal.signal(signal.SIGTERM, signal.default_int_handler)
-if hasattr(signal, 'SIGHUP'):  # not on Windows
-    signal.signal(signal.SIGHUP, signal.default_int_handler)
 
 
 # The article's test, word for word but for its name: pytest collects only
@@ -227,187 +209,36 @@ def test_session_cookie_is_samesite_lax(flask_client):
     assert 'SameSite=Lax' in login(flask_client).headers['Set-Cookie']
 
 
-def open_connections(app_socketio=socketio):
-    """The (namespace, sid) of every connection a SocketIO object has open."""
-    manager = app_socketio.server.manager
-    return {(namespace, sid) for namespace in list(manager.get_namespaces())
-            for sid, _ in manager.get_participants(namespace, None)}
-
-
-def test_walkthrough():
-    connections_before = open_connections()
-    servers_before = len(servers_started)
-    try:
-        failed, attempted = doctest.testfile('WALKTHROUGH.md')
-    finally:
-        left_running = [server for server in servers_started[servers_before:]
-                        if server.poll() is None]
-        for server in left_running:
-            server.terminate()
-            server.wait()
-    # every >>> example in WALKTHROUGH.md prints what the file says it prints
-    assert attempted > 0
-    assert failed == 0, f'{failed} of {attempted} examples failed, shown above'
-    # and the walkthrough stops every server it starts, and closes every client
-    assert left_running == []
-    assert open_connections() <= connections_before
-
-
-def copy_walkthrough_listings(folder):
-    """Write the files that WALKTHROUGH.md lists into folder; return their names.
-
-    A listing is a fence that names its file after its language:
-    ```python conftest.py, or ```nginx production/nginx.conf
-    """
-    text = Path(app.root_path, 'WALKTHROUGH.md').read_text()
-    listings = re.findall(r'^```\w+ (\S+)\n(.*?)^```$', text, re.MULTILINE | re.DOTALL)
-    for name, code in listings:
-        Path(folder, name).parent.mkdir(parents=True, exist_ok=True)
-        Path(folder, name).write_text(code)
-    return sorted(name for name, code in listings)
-
-
-def test_walkthrough_live_py_has_the_client_helpers_these_tests_use(tmp_path):
-    copy_walkthrough_listings(tmp_path)
-    listed = ast.parse((tmp_path / 'live.py').read_text())
-    ours = ast.parse(Path(__file__).read_text())
-
-    def definitions(tree):
-        return {node.name: ast.dump(node) for node in tree.body
-                if getattr(node, 'name', None) in ('WebSocketClosingAtOnce', 'live_client')}
-    # what section 11 gives readers to copy is what the live tests below run
-    assert definitions(listed) == definitions(ours)
-    assert len(definitions(ours)) == 2
-
-
-def test_walkthrough_listings_pass_their_own_tests(pytester):
-    # the files a reader copies into an empty folder...
-    assert copy_walkthrough_listings(pytester.path) == [
-        'browser/conftest.py', 'browser/elsewhere.html', 'browser/page.html', 'browser/pages.py',
-        'browser/test_browser.py', 'browser/test_cors_allowed_origins.py', 'conftest.py', 'live.py',
-        'myproject.py', 'production/conftest.py', 'production/nginx.conf',
-        'production/real_servers.py', 'production/test_production.py', 'realapp/chat.py',
-        'realapp/conftest.py', 'realapp/test_chat.py', 'test_live.py', 'test_myproject.py']
-    connections_left = []
-
-    def pytest_runtest_logfinish(nodeid):  # after each test's teardown
-        # each test's create_app() gave socketio a server of its own (the
-        # live tests' server runs in a process of its own)
-        if sys.modules['myproject'].socketio.server is not None:
-            connections_left.extend(
-                (nodeid, namespace)
-                for namespace, _ in open_connections(sys.modules['myproject'].socketio))
-
-    # ...pass their own tests there, those of production/ and realapp/ left out
-    # (they need packages of their own: .ci/noxfile.py has a session for each)
-    result = pytester.runpytest_inprocess(
-        plugins=[types.SimpleNamespace(pytest_runtest_logfinish=pytest_runtest_logfinish)])
-    result.assert_outcomes(passed=12)
-    # and each test's connect fixture closed every client it opened, /chat ones too
-    assert connections_left == []
-
-
 # The real server, driven by a real client: what the test clients stand in for.
-
-servers_started = []  # every `python my_app.py` started here
-
-
-@atexit.register
-def stop_servers_left_running():
-    """Stop servers still running when Python exits: after a failed or
-    interrupted walkthrough, say."""
-    for server in servers_started:
-        if server.poll() is None:
-            server.terminate()
-            server.wait()
-
-
-def launch_server(secret_key, log_folder=None):
-    """Start `python my_app.py` as a reader does, with no terminal; return the
-    process and the path of its log. url_of() waits for the URL it prints.
-    Stop it with terminate().
-
-    The server gets PORT=0, so it takes a free port itself and prints its URL:
-    no other process can take the port between our choosing it and the server
-    binding it. It logs to log_folder/my_app.log, in a temporary folder when
-    log_folder is None.
-    """
-    if log_folder is None:
-        log_folder = tempfile.mkdtemp(prefix='my_app-logs-')
-        atexit.register(shutil.rmtree, log_folder, ignore_errors=True)
-    log_path = Path(log_folder, 'my_app.log')
-    with open(log_path, 'w') as log:
-        server = subprocess.Popen(
-            [sys.executable, 'my_app.py'], cwd=app.root_path,
-            env={**os.environ, 'PORT': '0', 'SECRET_KEY': secret_key},
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    servers_started.append(server)  # for stop_servers_left_running()
-    return server, log_path
-
-
-def url_of(server, log_path):
-    """The URL a launched server prints once its socket listens."""
-    deadline = time.monotonic() + 10
-    while not (running_on := re.search(r'Running on (http://127\.0\.0\.1:\d+)',
-                                       log_path.read_text())):
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.terminate()
-            server.wait()
-            raise RuntimeError('python my_app.py printed no URL:\n' + log_path.read_text())
-        time.sleep(0.01)  # not yet: look again
-    return running_on.group(1)
-
-
-def start_server(secret_key, log_folder=None):
-    """launch_server(), then url_of(): the process, and its URL once it listens."""
-    server, log_path = launch_server(secret_key, log_folder)
-    return server, url_of(server, log_path)
-
 
 LIVE_SECRET_KEY = secrets.token_hex()
 
 
-@pytest.fixture(scope='session', autouse=True)
-def launched_live_server(tmp_path_factory):
-    """`python my_app.py` for the live tests, launched as the run begins, so that
-    it starts up while the tests before them run: (process, log path)."""
-    server, log_path = launch_server(LIVE_SECRET_KEY, tmp_path_factory.mktemp('live_server'))
-    yield server, log_path
-    server.terminate()
-    server.wait()
+@pytest.fixture(scope='session')
+def live_server_and_log(tmp_path_factory):
+    """`python my_app.py`, started as a reader starts it, with no terminal:
+    its URL, and the file it logs to."""
+    log_path = tmp_path_factory.mktemp('live_server') / 'my_app.log'
+    # PORT=0: the server takes a free port itself and prints its URL
+    with running([sys.executable, 'my_app.py'], log_path, cwd=Path(__file__).parent,
+                 env={'PORT': '0', 'SECRET_KEY': LIVE_SECRET_KEY}) as server:
+        yield printed_url(server, log_path), log_path
+
+
+@pytest.fixture
+def live_server(live_server_and_log):
+    """The live server's URL, for one test; after it, its part of the log has no traceback."""
+    url, log_path = live_server_and_log
+    start = log_path.stat().st_size
+    yield url
     # bad input gets a plain answer, never a traceback in the server's log
-    assert 'Traceback' not in log_path.read_text()
+    assert 'Traceback' not in log_path.read_bytes()[start:].decode()
 
 
 @pytest.fixture
-def server_log(launched_live_server):
-    """The file the live server writes its log to."""
-    return launched_live_server[1]
-
-
-@pytest.fixture
-def live_server(launched_live_server):
-    """The URL of the live tests' `python my_app.py`."""
-    return url_of(*launched_live_server)
-
-
-class WebSocketClosingAtOnce(websocket.WebSocket):
-    """A client WebSocket whose close() sends its close frame and hangs up,
-    where websocket-client's waits up to 3 s for the server's."""
-    def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
-        super().close(status, reason, timeout)
-
-
-def live_client(session=None, **websocket_options):
-    """A python-socketio SimpleClient that sends the cookies of session, a
-    requests.Session. Use it in a with block, which disconnects it however the
-    block ends. websocket_options go to its WebSocket: origin='...' sets the
-    Origin header."""
-    # handle_sigint=False leaves Ctrl+C to pytest: python-engineio's own handler
-    # disconnects every client first, and an error there can take its place
-    return python_socketio.SimpleClient(
-        http_session=session, handle_sigint=False,
-        websocket_extra_options={'class_': WebSocketClosingAtOnce, **websocket_options})
+def server_log(live_server_and_log):
+    """The file the live server logs to."""
+    return live_server_and_log[1]
 
 
 def connect_error(url, session=None, **websocket_options):

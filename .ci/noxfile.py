@@ -1,8 +1,8 @@
 """Run README.md's compatibility table: one nox session per row, and `table`.
-Also `realapp`, `production`, `browser` and `stopped`, not run by default:
-WALKTHROUGH.md's listings that need packages of their own (README: The
-real-app tests, The production tests, The browser tests), and the check that
-an interrupted run leaves no server running; their docstrings below.
+Also, not run by default: `examples`, `realapp`, `production` and `browser`,
+the suites of examples/ (README: The examples' tests), `checklist`, which puts
+the bugs of WALKTHROUGH.md's checklist into the apps, and `stopped`, the check
+that an interrupted run leaves no server running; their docstrings below.
 
 From the project's root, as README shows:
 
@@ -199,90 +199,81 @@ def row(session, row):
         session.error(f'README.md says {row["Result"]}, observed {observed}')
 
 
-def copy_listings(session, project):
-    """WALKTHROUGH.md's listings, written into project as a reader copies them,
-    by the suite's own code."""
-    shutil.rmtree(project, ignore_errors=True)
-    session.run('python', '-c',
-                'import sys, test_my_app; test_my_app.copy_walkthrough_listings(sys.argv[1])',
-                str(project), env={'PYTHONPATH': str(ROOT), 'PYTHONDONTWRITEBYTECODE': '1'})
+def copy_project(session):
+    """A fresh copy of examples/ beside requirements.txt, as a reader's folder
+    holds them, with an empty home folder; return both copies' paths."""
+    work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
+    project, home = work / 'project', work / 'home'
+    for folder in project, home:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    shutil.copy(ROOT / 'requirements.txt', project)
+    shutil.copytree(ROOT / 'examples', project / 'examples',
+                    ignore=shutil.ignore_patterns('node_modules', '__pycache__', '.pytest_cache'))
+    return project / 'examples', home
 
 
-# WALKTHROUGH.md's section 14 installs these on top of requirements.txt, in an
-# environment of their own: gevent beside `python my_app.py` would change the
-# async_mode that Flask-SocketIO guesses. trustme makes the tests' certificates.
-PRODUCTION_PINS = ['gunicorn==27.0.1', 'gevent==26.9.0', 'redis==8.1.0', 'trustme==1.2.1']
-# The servers the production tests start, and the Debian package of each.
-PRODUCTION_PROGRAMS = {'redis-server': 'redis-server', 'nginx': 'nginx'}
+def check_home_left_empty(session, home):
+    # the servers and browsers leave nothing in a reader's home folder
+    left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
+    if left:
+        session.error(f'the tests left files in HOME: {left}')
 
 
 @nox.session(python=PYTHON, default=False)
-def production(session):
-    """WALKTHROUGH.md's listings, the production ones included, against a real
-    redis-server, gunicorn (threads and gevent) and nginx, all on 127.0.0.1."""
-    pip_line = ('.venv-production/bin/pip install -r requirements.txt '
-                + ' '.join(PRODUCTION_PINS))
-    if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
-        session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
-    # Debian puts nginx in /usr/sbin, which a user's PATH may leave out; the
-    # listings' production/real_servers.py looks there too.
-    path = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'
+def examples(session):
+    """The app-factory project of examples/, with requirements.txt beside it."""
+    project, home = copy_project(session)
+    session.chdir(project)
+    session.install('-r', 'requirements.txt')
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', *session.posargs,
+                env={'HOME': str(home)})
+    check_home_left_empty(session, home)
+
+
+@nox.session(python=PYTHON, default=False)
+def realapp(session):
+    """examples/realapp: a module-level app, users in SQLite, a JSON login behind CSRF."""
+    project, home = copy_project(session)
+    session.chdir(project)
+    session.install('-r', 'realapp/requirements.txt')
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
+                *session.posargs, env={'HOME': str(home)})
+    check_home_left_empty(session, home)
+
+
+# The servers the production tests start, and the Debian package of each.
+PRODUCTION_PROGRAMS = {'redis-server': 'redis-server', 'nginx': 'nginx'}
+# Debian puts nginx in /usr/sbin, which a user's PATH may leave out; the tests'
+# production/real_servers.py looks there too.
+SBIN_PATH = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin'
+
+
+def check_production_programs(session):
     missing = [program for program in PRODUCTION_PROGRAMS
-               if shutil.which(program, path=path) is None]
+               if shutil.which(program, path=SBIN_PATH) is None]
     if missing:
         session.error(f'{" and ".join(missing)} not found: the production tests run the '
                       f'real servers. On Debian or Ubuntu: apt-get install '
                       + ' '.join(PRODUCTION_PROGRAMS[program] for program in missing))
     for program in ['redis-server --version', 'nginx -v']:  # nginx prints to stderr
-        session.run(*program.split(), external=True, env={'PATH': path})
-    # compiled at install, not by the first of the many servers the tests start
-    session.install('-r', str(ROOT / 'requirements.txt'), *PRODUCTION_PINS,
-                    env={'UV_COMPILE_BYTECODE': '1'})
-    work = Path(session.create_tmp())
-    project, home = work / 'project', work / 'home'
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir()
-    copy_listings(session, project)
-    session.chdir(project)
-    # -v -s shows each test's name and the figures it prints; an empty HOME
-    # shows that the servers leave nothing in a reader's home folder
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', '-s', 'production',
-                *session.posargs,
-                env={'HOME': str(home)})
-    left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
-    if left:
-        session.error(f'the production tests left files in HOME: {left}')
-
-
-# WALKTHROUGH.md's section 13 installs these on top of requirements.txt, for the
-# listings in realapp/: users in SQLite through Flask-SQLAlchemy, and a JSON
-# login behind Flask-WTF's CSRF protection.
-REALAPP_PINS = ['Flask-SQLAlchemy==3.1.1', 'SQLAlchemy==2.1.9', 'Flask-WTF==1.3.0',
-                'WTForms==3.3.2']
+        session.run(*program.split(), external=True, env={'PATH': SBIN_PATH})
 
 
 @nox.session(python=PYTHON, default=False)
-def realapp(session):
-    """WALKTHROUGH.md's listings, copied into a fresh folder as a reader would,
-    and their realapp/ tests run there."""
-    pip_line = '.venv/bin/pip install ' + ' '.join(REALAPP_PINS)
-    if pip_line not in (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8'):
-        session.error(f'WALKTHROUGH.md no longer shows: {pip_line}')
-    session.install('-r', str(ROOT / 'requirements.txt'), *REALAPP_PINS)
-    project = Path(session.create_tmp()) / 'project'
-    copy_listings(session, project)
+def production(session):
+    """examples/production: gunicorn, a real redis-server and nginx, all on 127.0.0.1."""
+    check_production_programs(session)
+    project, home = copy_project(session)
     session.chdir(project)
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
-                *session.posargs)
+    # compiled at install, not by the first of the many servers the tests start
+    session.install('-r', 'production/requirements.txt', env={'UV_COMPILE_BYTECODE': '1'})
+    # -v -s shows each test's name and the figures it prints
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', '-s', 'production',
+                *session.posargs, env={'HOME': str(home)})
+    check_home_left_empty(session, home)
 
 
-# WALKTHROUGH.md's section 15 (In a real browser) installs these on top of
-# requirements.txt, in an environment of its own. Playwright 1.64.1, not 1.65:
-# 1.65 sends every new Firefox context emulation.setMediaFeaturesOverride,
-# which Firefox ESR 153 answers with "unknown command".
-BROWSER_PINS = ['playwright==1.64.1', 'Flask-WTF==1.3.0']
-# The page loads socket.io-client's own build, from the npm registry.
-NPM_LINE = 'npm install --prefix browser --save-exact socket.io-client@4.8.4'
 # What the browser tests run, and the Debian package of each.
 BROWSER_PROGRAMS = {'/usr/bin/chromium': 'chromium', '/usr/bin/firefox-esr': 'firefox-esr',
                     'npm': 'npm'}
@@ -293,8 +284,13 @@ BROWSER_RELEASES = {'/usr/bin/chromium': ('Chromium', lambda major: major >= 156
 
 
 def check_browsers(session):
-    """Print each browser's and npm's version; fail, in one line, on a browser
-    release the tests cannot drive."""
+    """Fail in one line without a program the browser tests run, or on a
+    browser release they cannot drive; print each one's version."""
+    missing = [program for program in BROWSER_PROGRAMS if shutil.which(program) is None]
+    if missing:
+        session.error(f'{" and ".join(missing)} not found: the browser tests run them. '
+                      f'On Debian: apt-get install '
+                      + ' '.join(BROWSER_PROGRAMS[program] for program in missing))
     for program, (name, fits, needed) in BROWSER_RELEASES.items():
         # stdout only: Debian's chromium wrapper prints a shell warning on stderr
         printed = subprocess.run([program, '--version'], capture_output=True, text=True,
@@ -307,60 +303,63 @@ def check_browsers(session):
         session.run(program, '--version', external=True)
 
 
+def npm_ci(session, home):
+    """socket.io-client, as browser/package-lock.json pins it, into browser/."""
+    # npm's cache beside the home folder, in the session's own folder
+    session.run('npm', 'ci', '--prefix', 'browser', '--no-audit', '--no-fund', external=True,
+                env={'npm_config_cache': str(home.parent / 'npm-cache'), 'HOME': str(home)})
+
+
 @nox.session(python=PYTHON, default=False)
 def browser(session):
-    """WALKTHROUGH.md's listings, the browser ones included, in Debian's
-    Chromium and Firefox ESR, against servers on 127.0.0.1 and 127.0.0.2."""
-    walkthrough = (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8')
-    pip_line = ('.venv-browser/bin/pip install -r requirements.txt '
-                + ' '.join(BROWSER_PINS))
-    for line in pip_line, NPM_LINE:
-        if line not in walkthrough:
-            session.error(f'WALKTHROUGH.md no longer shows: {line}')
-    missing = [program for program in BROWSER_PROGRAMS if shutil.which(program) is None]
-    if missing:
-        session.error(f'{" and ".join(missing)} not found: the browser tests run them. '
-                      f'On Debian: apt-get install '
-                      + ' '.join(BROWSER_PROGRAMS[program] for program in missing))
+    """examples/browser: Debian's Chromium and Firefox ESR, against servers on
+    127.0.0.1 and 127.0.0.2."""
     check_browsers(session)
-    session.install('-r', str(ROOT / 'requirements.txt'), *BROWSER_PINS)
-    work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
-    project, home = work / 'project', work / 'home'
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir()
-    copy_listings(session, project)
+    project, home = copy_project(session)
     session.chdir(project)
-    # npm's cache goes in the session's own folder, not in a reader's home
-    session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
-                env={'npm_config_cache': str(work / 'npm-cache'), 'HOME': str(home)})
+    session.install('-r', 'browser/requirements.txt')
+    npm_ci(session, home)
     session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'browser',
                 *session.posargs, env={'HOME': str(home)})
-    left = sorted(str(path.relative_to(home)) for path in home.rglob('*'))
-    if left:
-        session.error(f'the browser tests left files in HOME: {left}')
+    check_home_left_empty(session, home)
+
+
+@nox.session(python=PYTHON, default=False)
+def checklist(session):
+    """WALKTHROUGH.md's checklist: each bug put into a copy of its app, and
+    caught by the row's test (.ci/checklist.py)."""
+    # realapp's requirements include those of examples/ and of the project
+    session.install('-r', str(ROOT / 'examples' / 'realapp' / 'requirements.txt'))
+    session.run('python', str(ROOT / '.ci' / 'checklist.py'))
 
 
 # When `stopped` signals a suite: seconds after pytest starts its first process
 # (a server, or the browser driver), spread over a run, so that servers are
 # starting, serving and stopping at one moment or another.
-STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8],
+STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2],
+                'examples': [0.1, 0.3, 0.6, 1],
                 'production': [0.1, 0.5, 1, 2, 4, 7, 10],
                 'browser': [0.1, 1, 2, 4, 8]}
-
-
 # A test of each suite that `stopped` first runs to the end, unsignalled: a
 # suite that cannot pass it (an import error, a missing package or file, a
 # page whose script is a 404) would leave no process behind either.
-STOP_CHECKS = {'main': 'test_my_app.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
-               'production': 'production/test_production.py::test_room_message_on_one_server_reaches_a_client_of_the_other',
-               'browser': 'browser/test_browser.py::test_login_form_then_connect_welcomes_the_user'}
+STOP_CHECKS = {
+    'main': 'test_my_app.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
+    'examples': 'test_live.py::test_connect_without_login_is_refused',
+    'production': 'production/test_production.py::'
+                  'test_room_message_on_one_server_reaches_a_client_of_the_other',
+    'browser': 'browser/test_browser.py::test_login_form_then_connect_welcomes_the_user'}
+STOP_REQUIREMENTS = {'main': 'requirements.txt', 'examples': 'requirements.txt',
+                     'production': 'production/requirements.txt',
+                     'browser': 'browser/requirements.txt'}
 
 
 @nox.session(python=PYTHON, default=False)
 @nox.parametrize('suite', list(STOP_MOMENTS))
 def stopped(session, suite):
     """Stop a suite with SIGINT, SIGTERM and SIGHUP at several moments, and fail
-    if any process it started is still running afterwards.
+    if any process it started is still running afterwards, or if it could not
+    pass one of its tests unsignalled.
 
     The check becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
     process that pytest started and left behind becomes its child, whatever
@@ -368,21 +367,18 @@ def stopped(session, suite):
     still running is a server or browser the suite failed to stop
     (.ci/stop_at_moments.py).
     """
-    pins = {'main': [], 'production': PRODUCTION_PINS, 'browser': BROWSER_PINS}[suite]
-    session.install('-r', str(ROOT / 'requirements.txt'), *pins)
-    work = Path(session.create_tmp()).resolve()
-    project, home = work / 'project', work / 'home'
-    copy_listings(session, project)
-    home.mkdir(exist_ok=True)
+    project, home = copy_project(session)
+    if suite == 'main':
+        folder, targets = ROOT, []
+        session.install('-r', str(ROOT / 'requirements.txt'))
+    else:
+        folder, targets = project, [] if suite == 'examples' else [suite]
+        session.chdir(project)
+        session.install('-r', STOP_REQUIREMENTS[suite])
     if suite == 'browser':
         check_browsers(session)
-        # into the copied project's browser/, where the tests' app serves it from
-        session.chdir(project)
-        session.run(*NPM_LINE.split(), '--no-audit', '--no-fund', external=True,
-                    env={'npm_config_cache': str(work / 'npm-cache'), 'HOME': str(home)})
+        npm_ci(session, home)
     command = [str(Path(session.bin) / 'python'), '-m', 'pytest', '-q', '-p', 'no:cacheprovider']
-    targets = [] if suite == 'main' else [suite]  # the folder of its listings
-    folder = ROOT if suite == 'main' else project
     session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'),
                 json.dumps([(suite, command, targets, str(folder), STOP_MOMENTS[suite],
                              STOP_CHECKS[suite])]),

@@ -72,7 +72,7 @@ def main(plan):
     failures = []
     for name, command, targets, folder, moments, check in plan:
         run = subprocess.run([*command, check], cwd=folder, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, text=True, timeout=300, check=False)
         if run.returncode != 0 or not re.search(r'\b[1-9]\d* passed\b', run.stdout):
             print(run.stdout[-3000:], run.stderr[-3000:])
             failures.append(f'{name}: {check} does not pass unsignalled (exit {run.returncode})')

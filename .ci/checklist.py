@@ -1,0 +1,217 @@
+"""Put each bug of WALKTHROUGH.md's checklist into its app, and fail unless the
+row's test catches it.
+
+Each test that the checklist names is run three times, in a fresh copy of the
+project: as the app stands, where it must pass; with its guard removed; and
+with its guard weakened, where it must fail. A bug is an exact text
+replacement in the copy, below, so the apps themselves carry no bug switches.
+Run by .ci/noxfile.py's `checklist` session, in an environment with the
+packages of examples/ and examples/realapp.
+"""
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN = '<!-- checklist: .ci/checklist.py puts each bug in and runs the test -->'
+END = '<!-- end of checklist -->'
+
+# test name: {'removed': [(file, old, new), ...], 'weakened': [...]}
+BUGS = {
+    'test_connect_before_login_is_refused': {
+        'removed': [('examples/myproject.py', '''    if current_user.is_anonymous:
+        return False
+    current_app.logger.info''', '''    current_app.logger.info''')],
+        # the proxy is never None, so this refuses no one
+        'weakened': [('examples/myproject.py', '''    if current_user.is_anonymous:
+        return False
+    current_app.logger.info''', '''    if current_user is None:
+        return False
+    current_app.logger.info''')],
+    },
+    'test_bad_logins_get_a_clear_answer_and_log_nobody_in': {
+        'removed': [('examples/realapp/chat.py', '''    if not isinstance(credentials, dict):
+        abort(400)
+''', '')],
+        'weakened': [('examples/realapp/chat.py',
+                      'if not isinstance(username, str) or not isinstance(password, str):',
+                      'if username is None or password is None:')],
+    },
+    'test_login_without_the_csrf_token_of_the_page_is_refused': {
+        'removed': [('examples/myproject.py', '    csrf.init_app(app)\n', '')],
+        # "no one is logged in yet, so the login needs no token"
+        'weakened': [('examples/myproject.py', "@auth.post('/login')\ndef login():",
+                      "@auth.post('/login')\n@csrf.exempt\ndef login():")],
+    },
+    'test_session_cookie_is_secure_httponly_and_samesite_lax': {
+        'removed': [('examples/myproject.py', "        SESSION_COOKIE_SAMESITE='Lax',", '')],
+        # Secure only when asked for, so not in a deployment that forgets to
+        'weakened': [('examples/myproject.py',
+                      "os.environ.get('SESSION_COOKIE_SECURE') != 'false'",
+                      "os.environ.get('SESSION_COOKIE_SECURE') == 'true'")],
+    },
+    'test_create_app_refuses_to_start_without_a_key_of_its_own': {
+        'removed': [('examples/myproject.py', "SECRET_KEY=os.environ.get('SECRET_KEY'),",
+                     "SECRET_KEY=os.environ.get('SECRET_KEY', 'dev'),")],
+        'weakened': [('examples/myproject.py', "in (None, '', 'replace-me'):", 'is None:')],
+    },
+    'test_forged_session_cookies_are_refused': {
+        'removed': [('examples/myproject.py',
+                     'return User(id) if isinstance(id, str) and id in allowed_users else None',
+                     'return User(id)')],
+        'weakened': [('examples/myproject.py',
+                      'return User(id) if isinstance(id, str) and id in allowed_users else None',
+                      'return User(id) if isinstance(id, str) else None')],
+    },
+    'test_forged_and_tampered_session_cookies_are_refused': {
+        # the article's own loader
+        'removed': [('my_app.py',
+                     'return User(id) if isinstance(id, str) and id in allowed_users else None',
+                     'return User(id)')],
+        'weakened': [('my_app.py',
+                      'return User(id) if isinstance(id, str) and id in allowed_users else None',
+                      'return User(id) if id in allowed_users else None')],
+    },
+    'test_session_whose_user_id_is_not_a_number_is_refused': {
+        'removed': [('examples/realapp/chat.py', '''    if not isinstance(id, str) or not re.fullmatch('[0-9]{1,18}', id):
+        return None
+''', '')],
+        # isdecimal() takes other scripts' digits, and any number of them
+        'weakened': [('examples/realapp/chat.py',
+                      "not re.fullmatch('[0-9]{1,18}', id)", 'not id.isdecimal()')],
+    },
+    'test_events_of_a_user_no_longer_known_disconnect_them': {
+        'removed': [('examples/myproject.py', "@socketio.on('say')\n@authenticated_only\n",
+                     "@socketio.on('say')\n")],
+        # an anonymous user is an object too, and so true: this lets everyone through
+        'weakened': [('examples/myproject.py', '        if not current_user.is_authenticated:',
+                      '        if not current_user:')],
+    },
+    'test_events_of_the_wrong_shape_get_false_and_change_nothing': {
+        'removed': [('examples/myproject.py', 'case [str(room), str(text)]', 'case [room, text]'),
+                    ('examples/myproject.py', 'case [str(room)]', 'case [room]')],
+        'weakened': [('examples/myproject.py', 'case [str(room), str(text)]',
+                      'case [str(room), text]')],
+    },
+    'test_a_user_cannot_join_another_users_room': {
+        'removed': [('examples/myproject.py', 'case [str(room)] if room in public_rooms:',
+                     'case [str(room)]:')],
+        'weakened': [('examples/myproject.py', 'case [str(room)] if room in public_rooms:',
+                      'case [str(room)] if room:')],
+    },
+    'test_a_user_cannot_say_anything_in_a_room_it_has_not_joined': {
+        'removed': [('examples/myproject.py', 'case [str(room), str(text)] if room in rooms():',
+                     'case [str(room), str(text)]:')],
+        # a room that exists, but not one this client is in
+        'weakened': [('examples/myproject.py', 'case [str(room), str(text)] if room in rooms():',
+                      'case [str(room), str(text)] if room in public_rooms:')],
+    },
+    'test_a_message_reaches_the_other_members_of_the_room_only': {
+        'removed': [('examples/myproject.py', 'to=room, include_self=False)',
+                     'include_self=False)')],
+        'weakened': [('examples/myproject.py', 'to=room, include_self=False)', 'to=room)')],
+    },
+    'test_logout_closes_that_users_connections_only': {
+        'removed': [('examples/myproject.py', "            disconnect(sid=sid, namespace='/')",
+                     '            pass')],
+        # the connection of the moment only
+        'weakened': [('examples/myproject.py', 'for sid in take_connections(user.get_id()):',
+                      'for sid in list(take_connections(user.get_id()))[:1]:')],
+    },
+    'test_a_page_of_another_origin_is_refused': {
+        'removed': [('examples/myproject.py', 'SOCKETIO_CORS_ALLOWED_ORIGINS=None,',
+                     "SOCKETIO_CORS_ALLOWED_ORIGINS='*',")],
+        'weakened': [('examples/myproject.py', 'SOCKETIO_CORS_ALLOWED_ORIGINS=None,',
+                      'SOCKETIO_CORS_ALLOWED_ORIGINS=[],')],
+    },
+    'test_the_log_names_the_address_a_proxy_forwards': {
+        'removed': [('examples/myproject.py',
+                     "        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config['PROXY_FIX_X_FOR'])",
+                     '        pass')],
+        # ProxyFix before init_app(): never sees Socket.IO's requests
+        'weakened': [('examples/myproject.py',
+                      "        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config['PROXY_FIX_X_FOR'])",
+                      '        pass'),
+                     ('examples/myproject.py', "    queue = app.config['SOCKETIO_MESSAGE_QUEUE']\n",
+                      ("    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config['PROXY_FIX_X_FOR'])\n"
+                       "    queue = app.config['SOCKETIO_MESSAGE_QUEUE']\n"))],
+    },
+    'test_a_login_takes_as_long_whether_or_not_the_user_exists': {
+        'removed': [('examples/realapp/chat.py',
+                     'if not check_password_hash(password_hash, password) or user is None:',
+                     'if user is None or not check_password_hash(password_hash, password):')],
+        # a check for unknown users, but a cheap one
+        'weakened': [('examples/realapp/chat.py',
+                      'NOBODYS_HASH = generate_password_hash(secrets.token_hex())',
+                      "NOBODYS_HASH = generate_password_hash(secrets.token_hex(), 'pbkdf2:sha256:1')")],
+    },
+}
+
+
+def checklist_tests():
+    """(test name, test file) for each test that the checklist links to."""
+    text = (ROOT / 'WALKTHROUGH.md').read_text(encoding='utf-8')
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise SystemExit(f'WALKTHROUGH.md needs one {BEGIN} and one {END}')
+    table = text.split(BEGIN)[1].split(END)[0]
+    return re.findall(r'\[`(test_\w+)`\]\(([\w/.]+\.py)\)', table)
+
+
+def copy_of_project():
+    folder = Path(tempfile.mkdtemp(prefix='checklist-'))
+    shutil.copytree(ROOT, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+        '.git', '.venv*', '.nox', 'node_modules', '__pycache__', '.pytest_cache'))
+    return folder
+
+
+def passes(folder, name, test_file):
+    """Does the test pass in folder? Run from examples/ for its tests, as README says."""
+    cwd = folder / 'examples' if test_file.startswith('examples/') else folder
+    target = str((folder / test_file).relative_to(cwd))
+    run = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                          f'{target}::{name}'], cwd=cwd, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=300, check=False)
+    return run.returncode == 0, run.stdout[-2000:]
+
+
+def main():
+    tests = checklist_tests()
+    failures = []
+    if len(tests) < 8:
+        failures.append(f'the checklist names {len(tests)} tests, not 8 or more')
+    for name, test_file in tests:
+        if set(BUGS.get(name, {})) != {'removed', 'weakened'}:
+            failures.append(f'{name}: no removed and weakened bug for it here')
+            continue
+        folder = copy_of_project()
+        try:
+            ok, output = passes(folder, name, test_file)
+            if not ok:
+                failures.append(f'{name} fails on the app as it stands:\n{output}')
+            for kind, edits in BUGS[name].items():
+                for file, old, new in edits:
+                    path = folder / file
+                    text = path.read_text()
+                    if text.count(old) != 1:
+                        raise SystemExit(f'{name}, {kind}: {old!r} is not once in {file}')
+                    path.write_text(text.replace(old, new))
+                ok, output = passes(folder, name, test_file)
+                print(f'{name}, guard {kind}: {"PASSES (not caught)" if ok else "fails"}',
+                      flush=True)
+                if ok:
+                    failures.append(f'{name} passes with its guard {kind}')
+                shutil.rmtree(folder)
+                folder = copy_of_project()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    for failure in failures:
+        print('FAIL', failure)
+    print(f'{len(tests)} checklist tests, {len(failures)} failure(s)')
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

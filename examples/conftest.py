@@ -1,0 +1,122 @@
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+import myproject
+from live import printed_url, running
+from myproject import create_app, socketio
+
+# These folders' tests need packages of their own (WALKTHROUGH.md, sections 14
+# to 16): `pytest production` runs those of one folder, a plain `pytest` leaves
+# them out.
+collect_ignore = ['production', 'realapp', 'browser']
+
+# A CI timeout or a process manager stops pytest with SIGTERM, a closed
+# terminal with SIGHUP: let them end the run as Ctrl+C does, so that every
+# fixture still stops the servers it started.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+if hasattr(signal, 'SIGHUP'):  # not on Windows
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
+
+
+@pytest.fixture
+def flask_app():
+    # Not named `app`: pytest-flask, if installed, pushes a request context
+    # around every test that uses a fixture of that name (WALKTHROUGH.md, section 6).
+    return create_app({
+        'TESTING': True,  # an exception in a route reaches the test, not a 500
+        'SECRET_KEY': 'a key for the tests',
+        'SOCKETIO_MESSAGE_QUEUE': None,  # the Socket.IO test client refuses a queue
+    })
+
+
+@pytest.fixture
+def flask_client(flask_app):
+    return flask_app.test_client()
+
+
+@pytest.fixture
+def connect(flask_app):
+    """Open Socket.IO test clients linked to a Flask client; close them all at the end."""
+    opened = []
+
+    def connect(flask_client, namespace='/'):
+        client = socketio.test_client(
+            flask_app, namespace=namespace, flask_test_client=flask_client)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        # every namespace still open, those of a later client.connect() too;
+        # `connected` is the test client's own record, which its docs leave out
+        for namespace, is_open in list(client.connected.items()):
+            if is_open:
+                client.disconnect(namespace)
+
+
+@pytest.fixture
+def csrf_token():
+    """csrf_token(client) reads the CSRF token that the login page puts in its
+    form, as a browser does. client is a Flask test client, or a
+    requests.Session with the live server's url."""
+    def csrf_token(client, url=''):
+        page = client.get(url + '/login').text
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    return csrf_token
+
+
+@pytest.fixture
+def login(csrf_token):
+    """Log in through the login page's form, as python unless told otherwise."""
+    def login(client, username='python', password='is-great!', url=''):
+        return client.post(url + '/login', data={
+            'username': username, 'password': password, 'csrf_token': csrf_token(client, url)})
+
+    return login
+
+
+@pytest.fixture(autouse=True)
+def no_connections_on_record():
+    # The record outlives the app: a client opened without the connect fixture,
+    # or a teardown that failed, would leave entries for the next test.
+    myproject.connections.clear()
+
+
+@pytest.fixture(scope='module')
+def live_server_and_log(tmp_path_factory):
+    """The app on Werkzeug's development server, for one test module: its URL
+    and the file it logs to."""
+    command = [sys.executable, '-m', 'flask', '--app', 'myproject:create_app()',
+               'run', '--port', '0']
+    log_path = tmp_path_factory.mktemp('live_server') / 'server.log'
+    env = {
+        'SECRET_KEY': 'a key for the live tests',
+        'SESSION_COOKIE_SECURE': 'false',  # over http, requests sends back no Secure cookie
+        'PROXY_FIX_X_FOR': '1',  # the tests send X-Forwarded-For, as nginx would
+        # A polling client's disconnect() now and then waits for the long-poll
+        # its reader has open, which the server ends at its next ping: 1 s, not 25.
+        'SOCKETIO_PING_INTERVAL': '1',
+    }
+    with running(command, log_path, cwd=Path(__file__).parent, env=env) as server:
+        yield printed_url(server, log_path), log_path
+
+
+@pytest.fixture
+def live_server(live_server_and_log):
+    """The live server's URL, for one test; after it, its part of the log has no traceback."""
+    url, log_path = live_server_and_log
+    start = log_path.stat().st_size
+    yield url
+    # bad input gets a plain answer, never a traceback in the server's log
+    assert 'Traceback' not in log_path.read_bytes()[start:].decode()
+
+
+@pytest.fixture
+def server_log(live_server_and_log):
+    """The file the live server logs to."""
+    return live_server_and_log[1]

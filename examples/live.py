@@ -1,0 +1,120 @@
+"""For tests against real servers: each started with its own command, as you
+start it, and a Socket.IO client that carries a requests.Session's cookies."""
+import atexit
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+
+import socketio as python_socketio  # the client package; `socketio` is the app's
+import websocket
+
+STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+started = []  # every process that running() started, for stop_left_running()
+
+
+@contextlib.contextmanager
+def running(command, log_path, cwd=None, env=None, stop_timeout=10, **popen_options):
+    """Run command in the folder cwd until the with block ends; yield its Popen.
+
+    It logs to log_path. env adds to this process's environment, and a None
+    in it removes that variable. At the end it gets SIGTERM, and SIGKILL if it
+    has not stopped stop_timeout seconds later, which is then an error.
+    """
+    environment = {**os.environ, **(env or {})}
+    with open(log_path, 'w') as log, signals_held():
+        # a session of its own: Ctrl+C in a terminal stays pytest's, and the
+        # process and its workers can be killed together
+        process = subprocess.Popen(
+            command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env={name: value for name, value in environment.items() if value is not None},
+            start_new_session=True, **popen_options)
+        started.append(process)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise RuntimeError(f'{command} ignored SIGTERM for {stop_timeout} s: killed')
+
+
+def printed_url(process, log_path, timeout=10):
+    """The http://127.0.0.1:PORT that a server prints once it listens, as
+    Werkzeug's `Running on` and gunicorn's `Listening at` lines do."""
+    deadline = time.monotonic() + timeout
+    while not (printed := re.search(r'http://127\.0\.0\.1:\d+', log_path.read_text())):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f'no URL from {process.args}:\n{log_path.read_text()}')
+        time.sleep(0.01)  # not yet: look again
+    return printed.group()
+
+
+@atexit.register
+def stop_left_running():
+    # A second Ctrl+C can cut a with block's end short: whatever running()
+    # started and is still running goes as Python exits.
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold Ctrl+C, SIGTERM and SIGHUP back until the with block ends, then act
+    on the first: amid starting a process, or in code that would swallow it."""
+    held = []
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    try:
+        for number in STOP_SIGNALS:
+            signal.signal(number, lambda number, frame: held.append(number))
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    if held:
+        signal.raise_signal(held[0])
+
+
+def wait_until(condition, what, timeout=5):
+    """Return once condition() is true; fail, saying what it waited for, after timeout s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'waited {timeout} s for {what}')
+        time.sleep(0.01)
+
+
+def nothing_arrives(client, seconds=0.5):
+    """True if no event reaches client, a SimpleClient, within seconds: how a
+    test says that an emit did not go somewhere. An event that comes later
+    would go unseen, so where you can, send a marker after it and wait for that."""
+    try:
+        client.receive(timeout=seconds)
+    except python_socketio.exceptions.TimeoutError:
+        return True
+    return False
+
+
+class WebSocketClosingAtOnce(websocket.WebSocket):
+    """A client WebSocket whose close() sends its close frame and hangs up,
+    where websocket-client's waits up to 3 s for the server's."""
+    def close(self, status=websocket.STATUS_NORMAL, reason=b'', timeout=0):
+        super().close(status, reason, timeout)
+
+
+def live_client(session=None, **websocket_options):
+    """A python-socketio SimpleClient that sends the cookies of session, a
+    requests.Session. Use it in a with block, which disconnects it however the
+    block ends. websocket_options go to its WebSocket: origin='...' sets the
+    Origin header."""
+    # handle_sigint=False leaves Ctrl+C to pytest: python-engineio's own handler
+    # disconnects every client first, and an error there can take its place
+    return python_socketio.SimpleClient(
+        http_session=session, handle_sigint=False,
+        websocket_extra_options={'class_': WebSocketClosingAtOnce, **websocket_options})

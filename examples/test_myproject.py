@@ -1,0 +1,202 @@
+import pytest
+from flask import Flask
+
+import myproject
+from myproject import create_app
+
+
+def session_cookie(user_id, secret_key):
+    """A Flask session cookie saying user_id is logged in, signed with secret_key."""
+    signer = Flask(__name__)
+    signer.secret_key = secret_key
+    serializer = signer.session_interface.get_signing_serializer(signer)
+    return serializer.dumps({'_user_id': user_id})
+
+
+def test_connect_before_login_is_refused(flask_client, connect):
+    assert not connect(flask_client).is_connected()
+
+
+def test_connect_after_login_is_welcomed(flask_client, connect, login):
+    assert login(flask_client).status_code == 200
+    received = connect(flask_client).get_received()
+    # one welcome, naming the user who logged in
+    assert len(received) == 1
+    assert received[0]['name'] == 'welcome'
+    assert received[0]['args'] == [{'username': 'python'}]
+
+
+@pytest.mark.parametrize(('username', 'password'), [
+    pytest.param('python', 'wrong', id='wrong password'),
+    pytest.param('nobody', 'is-great!', id='unknown user'),
+    pytest.param('python', 'bar', id="another user's password"),
+    pytest.param('python', '', id='empty password'),
+])
+def test_bad_credentials_get_401_and_no_session(flask_client, connect, login, username, password):
+    assert login(flask_client, username, password).status_code == 401
+    assert not connect(flask_client).is_connected()
+
+
+@pytest.mark.parametrize('form', [
+    pytest.param({'password': 'is-great!'}, id='no username'),
+    pytest.param({'username': 'python'}, id='no password'),
+    pytest.param({}, id='no form at all'),
+])
+def test_malformed_logins_get_400_and_no_session(flask_client, connect, csrf_token, form):
+    form['csrf_token'] = csrf_token(flask_client)
+    # a 400 that says what was missing, not a server error
+    assert flask_client.post('/login', data=form).status_code == 400
+    assert not connect(flask_client).is_connected()
+
+
+def test_login_without_the_csrf_token_of_the_page_is_refused(flask_client, connect):
+    # another site's form can post the right fields, but not the page's token
+    response = flask_client.post('/login', data={'username': 'python', 'password': 'is-great!'})
+    assert response.status_code == 400
+    assert 'The CSRF token is missing.' in response.text
+    assert not connect(flask_client).is_connected()
+
+
+def test_session_cookie_is_secure_httponly_and_samesite_lax(flask_client, login):
+    cookie = login(flask_client).headers['Set-Cookie']
+    # https only, out of scripts' reach, and off other sites' form posts
+    assert {'Secure', 'HttpOnly', 'SameSite=Lax'} <= set(cookie.split('; '))
+
+
+@pytest.mark.parametrize('secret_key', [
+    pytest.param(None, id='unset'),
+    pytest.param('', id='empty'),
+    pytest.param('replace-me', id="myproject.env's placeholder"),
+])
+def test_create_app_refuses_to_start_without_a_key_of_its_own(monkeypatch, secret_key):
+    if secret_key is None:
+        monkeypatch.delenv('SECRET_KEY', raising=False)
+    else:
+        monkeypatch.setenv('SECRET_KEY', secret_key)
+    # no fallback key, which anyone could read and sign sessions with
+    with pytest.raises(RuntimeError, match='SECRET_KEY is not set'):
+        create_app()
+
+
+@pytest.mark.parametrize('cookie', [
+    pytest.param(session_cookie('python', 'another key'), id='signed with another key'),
+    pytest.param(session_cookie('mallory', 'a key for the tests'), id='unknown user'),
+    pytest.param(session_cookie(['python'], 'a key for the tests'), id='user id is a list'),
+    pytest.param(session_cookie('python', 'a key for the tests').replace('e', 'f', 1),
+                 id='tampered'),
+])
+def test_forged_session_cookies_are_refused(flask_client, connect, cookie):
+    flask_client.set_cookie('session', cookie)
+    assert not connect(flask_client).is_connected()
+
+
+def test_a_genuine_session_cookie_gets_in(flask_client, connect):
+    # so that the refusals above are about the cookies, not how they are sent
+    flask_client.set_cookie('session', session_cookie('python', 'a key for the tests'))
+    assert connect(flask_client).is_connected()
+
+
+@pytest.fixture
+def python_and_foo(flask_app, connect, login):
+    """Socket.IO clients of python and foo, both logged in, their welcomes read."""
+    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
+    login(python_client)
+    login(foo_client, 'foo', 'bar')
+    python, foo = connect(python_client), connect(foo_client)
+    assert len(python.get_received()) == len(foo.get_received()) == 1
+    return python, foo
+
+
+def test_a_message_reaches_the_other_members_of_the_room_only(python_and_foo, flask_app,
+                                                             connect, login):
+    python, foo = python_and_foo
+    foo_client = flask_app.test_client()
+    login(foo_client, 'foo', 'bar')
+    foo_elsewhere = connect(foo_client)  # foo again, not in the room
+    foo_elsewhere.get_received()
+    assert python.emit('join', 'lobby', callback=True) is True
+    assert foo.emit('join', 'lobby', callback=True) is True
+    assert python.emit('say', 'lobby', 'hello', callback=True) is True
+    received = foo.get_received()
+    # the other member hears it once, from python
+    assert len(received) == 1
+    assert received[0]['args'] == [{'from': 'python', 'text': 'hello'}]
+    # the sender and the client outside the room hear nothing
+    assert python.get_received() == []
+    assert foo_elsewhere.get_received() == []
+
+
+def test_a_user_cannot_join_another_users_room(python_and_foo):
+    python, foo = python_and_foo
+    # foo's own room, which python's connection is never let into
+    assert python.emit('join', 'foo', callback=True) is False
+    myproject.socketio.emit('news', 'for foo only', to='foo')
+    # what is meant for foo reaches foo, and not python
+    assert len(foo.get_received()) == 1
+    assert python.get_received() == []
+
+
+def test_a_user_cannot_say_anything_in_a_room_it_has_not_joined(python_and_foo):
+    python, foo = python_and_foo
+    assert foo.emit('join', 'lobby', callback=True) is True
+    # python never joined the lobby
+    assert python.emit('say', 'lobby', 'hello', callback=True) is False
+    assert foo.get_received() == []
+
+
+@pytest.mark.parametrize(('event', 'arguments'), [
+    pytest.param('join', [], id='join, nothing'),
+    pytest.param('join', [123], id='join, a number'),
+    pytest.param('join', [['lobby']], id='join, a list'),
+    pytest.param('join', ['lobby', 'extra'], id='join, two arguments'),
+    pytest.param('join', ['nowhere'], id='join, a room that does not exist'),
+    pytest.param('say', ['lobby'], id='say, no text'),
+    pytest.param('say', ['lobby', 5], id='say, a number'),
+    pytest.param('say', [{'room': 'lobby'}, 'hi'], id='say, a dict for the room'),
+    pytest.param('say', ['lobby', 'hi', 'extra'], id='say, three arguments'),
+])
+def test_events_of_the_wrong_shape_get_false_and_change_nothing(python_and_foo, event, arguments):
+    python, foo = python_and_foo
+    assert python.emit('join', 'lobby', callback=True) is True
+    assert foo.emit('join', 'lobby', callback=True) is True
+    # a plain refusal, not an exception in the handler
+    assert python.emit(event, *arguments, callback=True) is False
+    # and nobody heard anything
+    assert foo.get_received() == []
+    assert python.is_connected()
+
+
+def test_events_of_a_user_no_longer_known_disconnect_them(python_and_foo, monkeypatch):
+    python, foo = python_and_foo
+    assert python.emit('join', 'lobby', callback=True) is True
+    assert foo.emit('join', 'lobby', callback=True) is True
+    monkeypatch.delitem(myproject.allowed_users, 'python')  # removed since they connected
+    python.emit('say', 'lobby', 'still here?')
+    # the handler did not run: python was disconnected instead
+    assert not python.is_connected()
+    assert foo.get_received() == []
+
+
+def test_logout_closes_that_users_connections_only(flask_app, connect, login, csrf_token):
+    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
+    login(python_client)
+    login(foo_client, 'foo', 'bar')
+    python_sockets = [connect(python_client), connect(python_client)]
+    foo_socket = connect(foo_client)
+    logout = python_client.post('/logout', data={'csrf_token': csrf_token(python_client)})
+    assert logout.status_code == 200
+    # both of python's connections closed with the logout; foo's is still open
+    assert [socket.is_connected() for socket in python_sockets] == [False, False]
+    assert foo_socket.is_connected()
+    assert list(myproject.connections) == ['foo']
+
+
+def test_logout_without_a_session_closes_nothing(flask_app, flask_client, connect, login,
+                                                csrf_token):
+    login(flask_client)
+    socket = connect(flask_client)
+    # a logout from a client that never logged in: the signal's user is anonymous
+    stranger = flask_app.test_client()
+    logout = stranger.post('/logout', data={'csrf_token': csrf_token(stranger)})
+    assert logout.status_code == 200
+    assert socket.is_connected()
