@@ -80,6 +80,26 @@ def login(csrf_token):
     return login
 
 
+@pytest.fixture
+def logout(csrf_token):
+    """Log out through /logout, with the CSRF token a page would send."""
+    def logout(client, url=''):
+        return client.post(url + '/logout', data={'csrf_token': csrf_token(client, url)})
+
+    return logout
+
+
+@pytest.fixture
+def python_and_foo(flask_app, connect, login):
+    """Socket.IO test clients of python and foo, both logged in, their welcomes read."""
+    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
+    login(python_client)
+    login(foo_client, 'foo', 'bar')
+    python, foo = connect(python_client), connect(foo_client)
+    assert len(python.get_received()) == len(foo.get_received()) == 1
+    return python, foo
+
+
 @pytest.fixture(autouse=True)
 def no_connections_on_record():
     # The record outlives the app: a client opened without the connect fixture,

@@ -53,14 +53,13 @@ def test_a_message_to_a_room_reaches_no_one_outside_it(live_server, login):
         assert nothing_arrives(foo)
 
 
-def test_logout_closes_the_users_open_socket(live_server, login, csrf_token):
+def test_logout_closes_the_users_open_socket(live_server, login, logout):
     session = requests.Session()
     login(session, url=live_server)
     with live_client(session) as client:
         client.connect(live_server, transports=['websocket'])
         assert client.receive(timeout=5) == WELCOME
-        token = csrf_token(session, url=live_server)
-        assert session.post(live_server + '/logout', data={'csrf_token': token}).status_code == 200
+        assert logout(session, url=live_server).status_code == 200
         # the server closed it: a receive() waiting now would not hear of it
         wait_until(lambda: not client.connected, 'the server to close the socket')
 

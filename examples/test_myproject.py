@@ -96,17 +96,6 @@ def test_a_genuine_session_cookie_gets_in(flask_client, connect):
     assert connect(flask_client).is_connected()
 
 
-@pytest.fixture
-def python_and_foo(flask_app, connect, login):
-    """Socket.IO clients of python and foo, both logged in, their welcomes read."""
-    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
-    login(python_client)
-    login(foo_client, 'foo', 'bar')
-    python, foo = connect(python_client), connect(foo_client)
-    assert len(python.get_received()) == len(foo.get_received()) == 1
-    return python, foo
-
-
 def test_a_message_reaches_the_other_members_of_the_room_only(python_and_foo, flask_app,
                                                              connect, login):
     python, foo = python_and_foo
@@ -177,14 +166,13 @@ def test_events_of_a_user_no_longer_known_disconnect_them(python_and_foo, monkey
     assert foo.get_received() == []
 
 
-def test_logout_closes_that_users_connections_only(flask_app, connect, login, csrf_token):
+def test_logout_closes_that_users_connections_only(flask_app, connect, login, logout):
     python_client, foo_client = flask_app.test_client(), flask_app.test_client()
     login(python_client)
     login(foo_client, 'foo', 'bar')
     python_sockets = [connect(python_client), connect(python_client)]
     foo_socket = connect(foo_client)
-    logout = python_client.post('/logout', data={'csrf_token': csrf_token(python_client)})
-    assert logout.status_code == 200
+    assert logout(python_client).status_code == 200
     # both of python's connections closed with the logout; foo's is still open
     assert [socket.is_connected() for socket in python_sockets] == [False, False]
     assert foo_socket.is_connected()
@@ -192,11 +180,9 @@ def test_logout_closes_that_users_connections_only(flask_app, connect, login, cs
 
 
 def test_logout_without_a_session_closes_nothing(flask_app, flask_client, connect, login,
-                                                csrf_token):
+                                                logout):
     login(flask_client)
     socket = connect(flask_client)
     # a logout from a client that never logged in: the signal's user is anonymous
-    stranger = flask_app.test_client()
-    logout = stranger.post('/logout', data={'csrf_token': csrf_token(stranger)})
-    assert logout.status_code == 200
+    assert logout(flask_app.test_client()).status_code == 200
     assert socket.is_connected()
