@@ -81,6 +81,18 @@ def signals_held():
         signal.raise_signal(held[0])
 
 
+@contextlib.contextmanager
+def no_traceback_logged(log_path):
+    """Fail if a traceback reaches the log at log_path while the with block
+    runs: a fixture around one test fails that test alone. A server may log
+    after a client has gone, and so after the block: check the whole log too
+    when the server stops."""
+    start = log_path.stat().st_size
+    yield
+    # bad input gets a plain answer, never a traceback in the server's log
+    assert 'Traceback' not in log_path.read_bytes()[start:].decode()
+
+
 def wait_until(condition, what, timeout=5):
     """Return once condition() is true; fail, saying what it waited for, after timeout s."""
     deadline = time.monotonic() + timeout
