@@ -189,8 +189,8 @@ def create_app(test_config=None):
         import redis  # only a server with a queue needs the package
 
         # Fail here, at start, if Redis cannot be reached: a wrong address or
-        # password would otherwise show only as log lines, and as emits that
-        # never reach the other processes.
+        # password would otherwise show only later, as failed connects and as
+        # emits that never reach the other processes.
         app.extensions['myproject.redis'] = redis.Redis.from_url(queue, decode_responses=True)
         app.extensions['myproject.redis'].ping()
     options = {'async_mode': app.config['SOCKETIO_ASYNC_MODE'],

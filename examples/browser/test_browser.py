@@ -108,11 +108,13 @@ def test_without_csrf_a_form_post_from_another_origin_to_login(
 
 
 @pytest.mark.parametrize('attempt', ['login', 'logout'])
-def test_csrf_protection_refuses_the_forms_of_another_site(start_site, page, elsewhere, attempt):
+@pytest.mark.parametrize('where', WHERE)
+def test_csrf_protection_refuses_the_forms_of_another_origin(
+        start_site, page, elsewhere, attempt, where):
     site = start_site()
     if attempt == 'logout':
         log_in(page, site)
-    other_page = visit_elsewhere(page, elsewhere['same site'], site, attempt)
+    other_page = visit_elsewhere(page, elsewhere[where], site, attempt)
     # the form has no CSRF token: 400, and the session is as it was
     expect(other_page.locator('body')).to_contain_text('The CSRF token is missing.')
     page.goto(site)
