@@ -26,6 +26,18 @@ def test_connect_after_login_is_welcomed(flask_client, connect, login):
     assert received[0]['args'] == [{'username': 'python'}]
 
 
+def test_two_users_are_each_welcomed_by_name(flask_app, connect, login):
+    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
+    login(python_client)
+    login(foo_client, 'foo', 'bar')
+    python_received = connect(python_client).get_received()
+    foo_received = connect(foo_client).get_received()
+    # each connection is welcomed once, by its own user's name
+    assert len(python_received) == len(foo_received) == 1
+    assert python_received[0]['args'] == [{'username': 'python'}]
+    assert foo_received[0]['args'] == [{'username': 'foo'}]
+
+
 @pytest.mark.parametrize(('username', 'password'), [
     pytest.param('python', 'wrong', id='wrong password'),
     pytest.param('nobody', 'is-great!', id='unknown user'),
@@ -177,6 +189,19 @@ def test_logout_closes_that_users_connections_only(flask_app, connect, login, lo
     assert [socket.is_connected() for socket in python_sockets] == [False, False]
     assert foo_socket.is_connected()
     assert list(myproject.connections) == ['foo']
+
+
+def test_connect_after_logout_is_refused(flask_client, connect, login, logout):
+    login(flask_client)
+    assert logout(flask_client).status_code == 200
+    assert not connect(flask_client).is_connected()
+
+
+def test_a_closed_connection_leaves_the_record(flask_client, connect, login):
+    login(flask_client)
+    connect(flask_client).disconnect()
+    # nothing left for a logout to close, nor to pile up
+    assert not any(myproject.connections.values())
 
 
 def test_logout_without_a_session_closes_nothing(flask_app, flask_client, connect, login,
