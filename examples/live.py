@@ -11,7 +11,9 @@ import time
 import socketio as python_socketio  # the client package; `socketio` is the app's
 import websocket
 
-STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+# Ctrl+C, a CI timeout or a process manager, a closed terminal (none on Windows)
+STOP_SIGNALS = [getattr(signal, name) for name in ['SIGINT', 'SIGTERM', 'SIGHUP']
+                if hasattr(signal, name)]
 started = []  # every process that running() started, for stop_left_running()
 
 
@@ -39,7 +41,7 @@ def running(command, log_path, cwd=None, env=None, stop_timeout=10, **popen_opti
         try:
             process.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill(process)
             process.wait()
             raise RuntimeError(f'{command} ignored SIGTERM for {stop_timeout} s: killed')
 
@@ -61,7 +63,16 @@ def stop_left_running():
     # started and is still running goes as Python exits.
     for process in started:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill(process)
+
+
+def kill(process):
+    """SIGKILL the process and whatever it started, its workers say (on
+    Windows, the process alone)."""
+    if hasattr(os, 'killpg'):
+        os.killpg(process.pid, signal.SIGKILL)
+    else:
+        process.kill()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@ import http.client
 import os
 import re
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -33,7 +32,7 @@ from real_servers import (
     subscribers,
 )
 
-from live import running, wait_until
+from live import kill, running, wait_until
 from myproject import create_app, socketio
 
 WELCOME = ['welcome', {'username': 'python'}]
@@ -480,7 +479,7 @@ def test_after_failover_a_client_is_back_in_the_rooms_its_connect_handler_joins(
     assert client.receive(timeout=5) == WELCOME
     assert client.call('join', 'lobby', timeout=5) is True  # a room joined by an event
     first_sid = client.sid
-    os.killpg(holder.process.pid, signal.SIGKILL)  # as if its machine went down
+    kill(holder.process)  # as if its machine went down
     wait_until(lambda: client.sid not in (None, first_sid),
                'the client to reconnect, through nginx, to the other process')
     # the other process welcomed it again
