@@ -130,7 +130,7 @@ def live_server_and_log(tmp_path_factory):
 
 @pytest.fixture
 def live_server(live_server_and_log):
-    """The live server's URL, for one test, which fails if its part of the log has a traceback."""
+    """The live server's URL, for one test: a traceback in its part of the log is its error."""
     url, log_path = live_server_and_log
     with no_traceback_logged(log_path):
         yield url

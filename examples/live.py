@@ -95,7 +95,7 @@ def signals_held():
 @contextlib.contextmanager
 def no_traceback_logged(log_path):
     """Fail if a traceback reaches the log at log_path while the with block
-    runs: a fixture around one test fails that test alone. A server may log
+    runs: a fixture around one test errors that test alone. A server may log
     after a client has gone, and so after the block: check the whole log too
     when the server stops."""
     start = log_path.stat().st_size
