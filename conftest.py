@@ -1,22 +1,20 @@
-"""pytest's settings for this folder. `pytest` runs test_my_app.py, and two
-checks of WALKTHROUGH.md: its >>> examples, and its excerpts of examples/.
+"""pytest's settings for this folder. `pytest` runs test_my_app.py,
+test_my_app_live.py, and two checks of the guide: WALKTHROUGH.md's >>>
+examples, and each excerpt that it and examples/*/README.md show of a file.
 The project in examples/ has suites of its own (README.md)."""
 import re
-import signal
+from pathlib import Path
 
 import pytest
 
+from examples.live import interrupt_on_stop_signals
+
 collect_ignore = ['examples']
+interrupt_on_stop_signals()
 
-# A CI timeout or a process manager stops pytest with SIGTERM, a closed
-# terminal with SIGHUP: let them end the run as Ctrl+C does, so that every
-# fixture still stops the servers it started.
-signal.signal(signal.SIGTERM, signal.default_int_handler)
-if hasattr(signal, 'SIGHUP'):  # not on Windows
-    signal.signal(signal.SIGHUP, signal.default_int_handler)
-
-# A fence that names a file of examples/: ```python examples/live.py
-EXCERPT = re.compile(r'^```\w+ (examples/\S+)\n(.*?)^```$', re.MULTILINE | re.DOTALL)
+# A fence that names a file, relative to the page it is on: ```python examples/live.py
+EXCERPT = re.compile(r'^```\w+ ([\w./-]+)\n(.*?)^```$', re.MULTILINE | re.DOTALL)
+PAGES = ['WALKTHROUGH.md', *sorted(str(path) for path in Path(__file__).parent.glob('examples/*/README.md'))]
 
 
 def pytest_configure(config):
@@ -32,14 +30,16 @@ def pytest_collect_file(file_path, parent):
 
 
 class Excerpts(pytest.File):
-    """One test per excerpt: it is a slice of whole lines of the file it names."""
+    """One test per excerpt of the guide's pages: a slice of whole lines of the file it names."""
     def collect(self):
-        text = self.path.read_text(encoding='utf-8')
-        for match in EXCERPT.finditer(text):
-            line = text.count('\n', 0, match.start()) + 1
-            yield Excerpt.from_parent(self, name=f'line {line}: {match.group(1)}',
-                                      file=self.path.parent / match.group(1),
-                                      excerpt=match.group(2))
+        for page in PAGES:
+            page = self.path.parent / page
+            text = page.read_text(encoding='utf-8')
+            for match in EXCERPT.finditer(text):
+                line = text.count('\n', 0, match.start()) + 1
+                name = f'{page.relative_to(self.path.parent)} line {line}: {match.group(1)}'
+                yield Excerpt.from_parent(self, name=name, file=page.parent / match.group(1),
+                                          excerpt=match.group(2))
 
 
 class Excerpt(pytest.Item):

@@ -6,7 +6,7 @@ project: as the app stands, where it must pass; with its guard removed; and
 with its guard weakened, where it must fail. A bug is an exact text
 replacement in the copy, below, so the apps themselves carry no bug switches.
 Run by .ci/noxfile.py's `checklist` session, in an environment with the
-packages of examples/ and examples/realapp.
+packages of every folder of examples/.
 """
 import re
 import shutil
@@ -114,6 +114,13 @@ BUGS = {
                      'include_self=False)')],
         'weakened': [('examples/myproject.py', 'to=room, include_self=False)', 'to=room)')],
     },
+    'test_welcome_reaches_the_new_connection_only': {
+        'removed': [('my_app.py', "    emit('welcome', {'username': current_user.id})",
+                     "    emit('welcome', {'username': current_user.id}, broadcast=True)")],
+        # the SocketIO object's emit(), which names no recipient: everyone
+        'weakened': [('my_app.py', "    emit('welcome', {'username': current_user.id})",
+                      "    socketio.emit('welcome', {'username': current_user.id})")],
+    },
     'test_logout_closes_that_users_connections_only': {
         'removed': [('examples/myproject.py', "            disconnect(sid=sid, namespace='/')",
                      '            pass')],
@@ -168,11 +175,11 @@ def copy_of_project():
 
 
 def passes(folder, name, test_file):
-    """Does the test pass in folder? Run from examples/ for its tests, as README says."""
-    cwd = folder / 'examples' if test_file.startswith('examples/') else folder
-    target = str((folder / test_file).relative_to(cwd))
+    """Does the test pass in folder? Run from the test file's own folder, as
+    each suite runs (README.md)."""
+    path = folder / test_file
     run = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                          f'{target}::{name}'], cwd=cwd, stdin=subprocess.DEVNULL,
+                          f'{path.name}::{name}'], cwd=path.parent, stdin=subprocess.DEVNULL,
                          capture_output=True, text=True, timeout=300, check=False)
     return run.returncode == 0, run.stdout[-2000:]
 

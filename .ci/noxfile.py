@@ -26,8 +26,10 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -199,18 +201,50 @@ def row(session, row):
         session.error(f'README.md says {row["Result"]}, observed {observed}')
 
 
-def copy_project(session):
-    """A fresh copy of examples/ beside requirements.txt, as a reader's folder
-    holds them, with an empty home folder; return both copies' paths."""
+# The command that runs a folder's tests, from inside it, as README.md shows
+# it for this one and each folder's page for its own: every folder copies
+# alone, with its own requirements.txt.
+TEST_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -r requirements.txt'
+                ' && .venv/bin/python -m pytest')
+# The folders of examples/ that a reader copies, and the files of examples/
+# that each needs in the folder above it, as in this repository. `examples`
+# is the app-factory project at the top of examples/, its files alone.
+FOLDERS = {'examples': [], 'realapp': ['live.py'], 'messenger': ['live.py'],
+           'production': ['live.py', 'myproject.py'], 'browser': ['live.py', 'myproject.py']}
+
+
+def copy_alone(session, name):
+    """A fresh copy of one folder of examples/, with only what FOLDERS says it
+    needs beside it, and an empty home folder; return both paths."""
     work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
-    project, home = work / 'project', work / 'home'
-    for folder in project, home:
-        shutil.rmtree(folder, ignore_errors=True)
+    for folder in 'copy', 'home', 'bin':
+        shutil.rmtree(work / folder, ignore_errors=True)
+        (work / folder).mkdir()
+    # `python3` in the folder's command: the Python that runs nox
+    (work / 'bin' / 'python3').symlink_to(sys.executable)
+    if name == 'examples':
+        folder = work / 'copy' / 'myproject'
         folder.mkdir()
-    shutil.copy(ROOT / 'requirements.txt', project)
-    shutil.copytree(ROOT / 'examples', project / 'examples',
-                    ignore=shutil.ignore_patterns('node_modules', '__pycache__', '.pytest_cache'))
-    return project / 'examples', home
+        for path in (ROOT / 'examples').iterdir():
+            if path.is_file():
+                shutil.copy(path, folder)
+    else:
+        folder = work / 'copy' / name
+        shutil.copytree(ROOT / 'examples' / name, folder, ignore=shutil.ignore_patterns(
+            'node_modules', '__pycache__', '.pytest_cache', '.venv'))
+        for file in FOLDERS[name]:
+            shutil.copy(ROOT / 'examples' / file, folder.parent)
+    return folder, work / 'home'
+
+
+def run_folder_command(session, folder, home, command=TEST_COMMAND, **options):
+    """Run command, as README.md shows it, in folder, with the Python that runs nox."""
+    path = f'{home.parent / "bin"}{os.pathsep}{os.environ["PATH"]}'
+    # RUSTUP_HOME: pip asks rustc for its version, for its User-Agent, and
+    # rustup's rustc would make ~/.rustup in the empty home folder
+    session.run('bash', '-c', command, external=True,
+                env={'HOME': str(home), 'PATH': path,
+                     'RUSTUP_HOME': str(home.parent / 'rustup'), **options})
 
 
 def check_home_left_empty(session, home):
@@ -220,26 +254,35 @@ def check_home_left_empty(session, home):
         session.error(f'the tests left files in HOME: {left}')
 
 
-@nox.session(python=PYTHON, default=False)
-def examples(session):
-    """The app-factory project of examples/, with requirements.txt beside it."""
-    project, home = copy_project(session)
-    session.chdir(project)
-    session.install('-r', 'requirements.txt')
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', *session.posargs,
-                env={'HOME': str(home)})
+def copied_alone(session, name):
+    """Copy the folder alone, run its tests there with its own requirements.txt."""
+    folder, home = copy_alone(session, name)
+    session.chdir(folder)
+    if name == 'browser':
+        npm_ci(session, folder, home)
+    # the command as shown; each test's name in the log, and -k and the like
+    # from nox's command line (`nox -s realapp -- -k news`)
+    run_folder_command(session, folder, home,
+                       PYTEST_ADDOPTS=shlex.join(['-v', '-p', 'no:cacheprovider', *session.posargs]))
     check_home_left_empty(session, home)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(venv_backend='none', default=False)
+def examples(session):
+    """The app-factory project at the top of examples/, copied alone."""
+    copied_alone(session, 'examples')
+
+
+@nox.session(venv_backend='none', default=False)
 def realapp(session):
     """examples/realapp: a module-level app, users in SQLite, a JSON login behind CSRF."""
-    project, home = copy_project(session)
-    session.chdir(project)
-    session.install('-r', 'realapp/requirements.txt')
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'realapp',
-                *session.posargs, env={'HOME': str(home)})
-    check_home_left_empty(session, home)
+    copied_alone(session, 'realapp')
+
+
+@nox.session(venv_backend='none', default=False)
+def messenger(session):
+    """examples/messenger: a factory with a queue, class-based namespaces, Redis."""
+    copied_alone(session, 'messenger')
 
 
 # The servers the production tests start, and the Debian package of each.
@@ -260,18 +303,11 @@ def check_production_programs(session):
         session.run(*program.split(), external=True, env={'PATH': SBIN_PATH})
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(venv_backend='none', default=False)
 def production(session):
     """examples/production: gunicorn, a real redis-server and nginx, all on 127.0.0.1."""
     check_production_programs(session)
-    project, home = copy_project(session)
-    session.chdir(project)
-    # compiled at install, not by the first of the many servers the tests start
-    session.install('-r', 'production/requirements.txt', env={'UV_COMPILE_BYTECODE': '1'})
-    # -v -s shows each test's name and the figures it prints
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', '-s', 'production',
-                *session.posargs, env={'HOME': str(home)})
-    check_home_left_empty(session, home)
+    copied_alone(session, 'production')
 
 
 # What the browser tests run, and the Debian package of each.
@@ -303,33 +339,29 @@ def check_browsers(session):
         session.run(program, '--version', external=True)
 
 
-def npm_ci(session, home):
-    """socket.io-client, as browser/package-lock.json pins it, into browser/."""
+def npm_ci(session, folder, home):
+    """socket.io-client, as the folder's package-lock.json pins it, as its page shows."""
     # npm's cache beside the home folder, in the session's own folder
-    session.run('npm', 'ci', '--prefix', 'browser', '--no-audit', '--no-fund', external=True,
-                env={'npm_config_cache': str(home.parent / 'npm-cache'), 'HOME': str(home)})
+    run_folder_command(session, folder, home, 'npm ci',
+                       npm_config_cache=str(home.parent / 'npm-cache'))
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(venv_backend='none', default=False)
 def browser(session):
     """examples/browser: Debian's Chromium and Firefox ESR, against servers on
     127.0.0.1 and 127.0.0.2."""
     check_browsers(session)
-    project, home = copy_project(session)
-    session.chdir(project)
-    session.install('-r', 'browser/requirements.txt')
-    npm_ci(session, home)
-    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-v', 'browser',
-                *session.posargs, env={'HOME': str(home)})
-    check_home_left_empty(session, home)
+    copied_alone(session, 'browser')
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(default=False)
 def checklist(session):
     """WALKTHROUGH.md's checklist: each bug put into a copy of its app, and
     caught by the row's test (.ci/checklist.py)."""
-    # realapp's requirements include those of examples/ and of the project
-    session.install('-r', str(ROOT / 'examples' / 'realapp' / 'requirements.txt'))
+    for name in FOLDERS:
+        folder = ROOT / 'examples' / ('' if name == 'examples' else name)
+        if (folder / 'requirements.txt').exists():
+            session.install('-r', str(folder / 'requirements.txt'))
     session.run('python', str(ROOT / '.ci' / 'checklist.py'))
 
 
@@ -338,23 +370,21 @@ def checklist(session):
 # starting, serving and stopping at one moment or another.
 STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2],
                 'examples': [0.1, 0.3, 0.6, 1],
+                'realapp': [0.1, 0.5, 1],
                 'production': [0.1, 0.5, 1, 2, 4, 7, 10],
                 'browser': [0.1, 1, 2, 4, 8]}
 # A test of each suite that `stopped` first runs to the end, unsignalled: a
 # suite that cannot pass it (an import error, a missing package or file, a
 # page whose script is a 404) would leave no process behind either.
 STOP_CHECKS = {
-    'main': 'test_my_app.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
+    'main': 'test_my_app_live.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
     'examples': 'test_live.py::test_connect_without_login_is_refused',
-    'production': 'production/test_production.py::'
-                  'test_room_message_on_one_server_reaches_a_client_of_the_other',
-    'browser': 'browser/test_browser.py::test_login_form_then_connect_welcomes_the_user'}
-STOP_REQUIREMENTS = {'main': 'requirements.txt', 'examples': 'requirements.txt',
-                     'production': 'production/requirements.txt',
-                     'browser': 'browser/requirements.txt'}
+    'realapp': 'test_chat.py::test_secure_session_cookie_never_comes_back_over_http',
+    'production': 'test_production.py::test_room_message_on_one_server_reaches_a_client_of_the_other',
+    'browser': 'test_browser.py::test_login_form_then_connect_welcomes_the_user'}
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(venv_backend='none', default=False)
 @nox.parametrize('suite', list(STOP_MOMENTS))
 def stopped(session, suite):
     """Stop a suite with SIGINT, SIGTERM and SIGHUP at several moments, and fail
@@ -367,19 +397,25 @@ def stopped(session, suite):
     still running is a server or browser the suite failed to stop
     (.ci/stop_at_moments.py).
     """
-    project, home = copy_project(session)
     if suite == 'main':
-        folder, targets = ROOT, []
-        session.install('-r', str(ROOT / 'requirements.txt'))
+        work = Path(session.create_tmp()).resolve()
+        folder, home = work / 'project', work / 'home'
+        for path in folder, home:
+            shutil.rmtree(path, ignore_errors=True)
+        home.mkdir()
+        shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(
+            '.git', '.venv*', '.nox', 'node_modules', '__pycache__', '.pytest_cache'))
     else:
-        folder, targets = project, [] if suite == 'examples' else [suite]
-        session.chdir(project)
-        session.install('-r', STOP_REQUIREMENTS[suite])
+        folder, home = copy_alone(session, suite)
+    session.chdir(folder)
     if suite == 'browser':
         check_browsers(session)
-        npm_ci(session, home)
-    command = [str(Path(session.bin) / 'python'), '-m', 'pytest', '-q', '-p', 'no:cacheprovider']
-    session.run('python', str(ROOT / '.ci' / 'stop_at_moments.py'),
-                json.dumps([(suite, command, targets, str(folder), STOP_MOMENTS[suite],
+        npm_ci(session, folder, home)
+    # the folder's command, but for running pytest
+    run_folder_command(session, folder, home, TEST_COMMAND.rsplit(' && ', 1)[0])
+    command = [str(folder / '.venv' / 'bin' / 'python'), '-m', 'pytest', '-q',
+               '-p', 'no:cacheprovider']
+    session.run(sys.executable, str(ROOT / '.ci' / 'stop_at_moments.py'),
+                json.dumps([(suite, command, [], str(folder), STOP_MOMENTS[suite],
                              STOP_CHECKS[suite])]),
                 external=True, env={'HOME': str(home)})

@@ -1,25 +1,29 @@
 import re
-import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 import myproject
-from live import no_traceback_logged, printed_url, running
+from live import interrupt_on_stop_signals, no_traceback_logged, printed_url, running
 from myproject import create_app, socketio
 
-# These folders' tests need packages of their own (WALKTHROUGH.md, sections 14
-# to 16): `pytest production` runs those of one folder, a plain `pytest` leaves
-# them out.
-collect_ignore = ['production', 'realapp', 'browser']
+# Each folder below is a project of its own, with its own packages and
+# suite, run from inside it (WALKTHROUGH.md, sections 14 to 16).
+collect_ignore = ['browser', 'messenger', 'production', 'realapp']
+interrupt_on_stop_signals()
 
-# A CI timeout or a process manager stops pytest with SIGTERM, a closed
-# terminal with SIGHUP: let them end the run as Ctrl+C does, so that every
-# fixture still stops the servers it started.
-signal.signal(signal.SIGTERM, signal.default_int_handler)
-if hasattr(signal, 'SIGHUP'):  # not on Windows
-    signal.signal(signal.SIGHUP, signal.default_int_handler)
+# The live server: `flask run` on a free port, with the settings it reads.
+LIVE_COMMAND = [sys.executable, '-m', 'flask', '--app', 'myproject:create_app()',
+                'run', '--port', '0']
+LIVE_ENV = {
+    'SECRET_KEY': 'a key for the live tests',
+    'SESSION_COOKIE_SECURE': 'false',  # over http, requests sends back no Secure cookie
+    'PROXY_FIX_X_FOR': '1',  # the tests send X-Forwarded-For, as nginx would
+    # A polling client's disconnect() now and then waits for the long-poll
+    # its reader has open, which the server ends at its next ping: 1 s, not 25.
+    'SOCKETIO_PING_INTERVAL': '1',
+}
 
 
 @pytest.fixture
@@ -43,9 +47,9 @@ def connect(flask_app):
     """Open Socket.IO test clients linked to a Flask client; close them all at the end."""
     opened = []
 
-    def connect(flask_client, namespace='/'):
+    def connect(flask_client, namespace='/', **options):
         client = socketio.test_client(
-            flask_app, namespace=namespace, flask_test_client=flask_client)
+            flask_app, namespace=namespace, flask_test_client=flask_client, **options)
         opened.append(client)
         return client
 
@@ -109,20 +113,10 @@ def no_connections_on_record():
 
 @pytest.fixture(scope='module')
 def live_server_and_log(tmp_path_factory):
-    """The app on Werkzeug's development server, for one test module: its URL
-    and the file it logs to."""
-    command = [sys.executable, '-m', 'flask', '--app', 'myproject:create_app()',
-               'run', '--port', '0']
+    """The app on a real server, started with LIVE_COMMAND and LIVE_ENV, for
+    one test module: its URL, and the file it logs to."""
     log_path = tmp_path_factory.mktemp('live_server') / 'server.log'
-    env = {
-        'SECRET_KEY': 'a key for the live tests',
-        'SESSION_COOKIE_SECURE': 'false',  # over http, requests sends back no Secure cookie
-        'PROXY_FIX_X_FOR': '1',  # the tests send X-Forwarded-For, as nginx would
-        # A polling client's disconnect() now and then waits for the long-poll
-        # its reader has open, which the server ends at its next ping: 1 s, not 25.
-        'SOCKETIO_PING_INTERVAL': '1',
-    }
-    with running(command, log_path, cwd=Path(__file__).parent, env=env) as server:
+    with running(LIVE_COMMAND, log_path, cwd=Path(__file__).parent, env=LIVE_ENV) as server:
         yield printed_url(server, log_path), log_path
     # what a test's own check could not see: the server may log after a test ends
     assert 'Traceback' not in log_path.read_text()

@@ -66,6 +66,15 @@ def stop_left_running():
             kill(process)
 
 
+def interrupt_on_stop_signals():
+    """Let SIGTERM (a CI timeout, a process manager) and SIGHUP (a closed
+    terminal) end the run as Ctrl+C does, with a KeyboardInterrupt, so that
+    pytest still runs every fixture's teardown. Call it from conftest.py."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if hasattr(signal, 'SIGHUP'):  # not on Windows
+        signal.signal(signal.SIGHUP, signal.default_int_handler)
+
+
 def kill(process):
     """SIGKILL the process and whatever it started, its workers say (on
     Windows, the process alone)."""

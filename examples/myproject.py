@@ -155,7 +155,7 @@ def create_app(test_config=None):
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get('SECRET_KEY'),
-        SESSION_COOKIE_SAMESITE='Lax',  # kept off other sites' form posts (WALKTHROUGH.md, section 16)
+        SESSION_COOKIE_SAMESITE='Lax',  # kept off other sites' form posts (browser/README.md)
         # the session cookie goes over https only, unless told otherwise
         SESSION_COOKIE_SECURE=os.environ.get('SESSION_COOKIE_SECURE') != 'false',
         # e.g. redis://localhost:6379 when several processes serve the app

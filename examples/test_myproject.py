@@ -26,16 +26,18 @@ def test_connect_after_login_is_welcomed(flask_client, connect, login):
     assert received[0]['args'] == [{'username': 'python'}]
 
 
-def test_two_users_are_each_welcomed_by_name(flask_app, connect, login):
-    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
-    login(python_client)
+def test_welcome_reaches_the_new_connection_only(flask_app, connect, login):
+    foo_client, python_client = flask_app.test_client(), flask_app.test_client()
     login(foo_client, 'foo', 'bar')
-    python_received = connect(python_client).get_received()
-    foo_received = connect(foo_client).get_received()
-    # each connection is welcomed once, by its own user's name
-    assert len(python_received) == len(foo_received) == 1
-    assert python_received[0]['args'] == [{'username': 'python'}]
-    assert foo_received[0]['args'] == [{'username': 'foo'}]
+    login(python_client)
+    foo = connect(foo_client)
+    assert foo.get_received()[0]['args'] == [{'username': 'foo'}]
+    received = connect(python_client).get_received()
+    # one welcome, naming python, for python's new connection...
+    assert len(received) == 1
+    assert received[0]['args'] == [{'username': 'python'}]
+    # ...and none for foo, connected all the while
+    assert foo.get_received() == []
 
 
 @pytest.mark.parametrize(('username', 'password'), [

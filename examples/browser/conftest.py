@@ -7,6 +7,10 @@ from pages import create_elsewhere, create_site
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from live import interrupt_on_stop_signals
+
+interrupt_on_stop_signals()
+
 # Debian's browsers, not builds of Playwright's own: nothing is downloaded.
 BROWSERS = {
     # Playwright adds the switches a test run needs: --no-sandbox, without which

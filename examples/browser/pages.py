@@ -3,7 +3,7 @@ from flask import Blueprint, Flask, render_template, send_from_directory
 
 from myproject import create_app
 
-# socket.io-client's own build, from the npm registry (WALKTHROUGH.md, section 16)
+# socket.io-client's own build, from the npm registry (README.md)
 client = Blueprint('client', __name__, static_folder='node_modules/socket.io-client/dist',
                    static_url_path='/js', template_folder='.')
 

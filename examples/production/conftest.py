@@ -20,7 +20,9 @@ from real_servers import (
     wait_for_it,
 )
 
-from live import signals_held
+from live import interrupt_on_stop_signals, signals_held
+
+interrupt_on_stop_signals()
 
 
 @pytest.fixture(scope='session')
@@ -90,7 +92,7 @@ def start_nginx(tls, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def nginx_ip_hash(servers, tls, tmp_path_factory):
-    """nginx, as section 15 shows it but without TLS, in front of both servers."""
+    """nginx, as README.md shows it but without TLS, in front of both servers."""
     with nginx(servers, tmp_path_factory.mktemp('nginx'), tls, WITHOUT_TLS) as proxy:
         yield proxy.url
 

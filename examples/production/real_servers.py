@@ -20,7 +20,7 @@ from live import printed_url, running, wait_until
 
 HERE = Path(__file__).parent
 PROJECT = HERE.parent  # the folder that holds myproject.py
-NGINX_SITE = HERE / 'nginx.conf'  # the block section 15 shows
+NGINX_SITE = HERE / 'nginx.conf'  # the block README.md shows
 GUNICORN_CONF = HERE / 'gunicorn.conf.py'
 ENVIRONMENT_FILE = HERE / 'myproject.env'
 SECRET_KEY = secrets.token_hex()  # every server process gets this one
@@ -91,7 +91,7 @@ class Server:
 
 @contextlib.contextmanager
 def gunicorn(folder, redis_url, env=()):
-    """One gunicorn process as section 15 runs it, on a free port, with our key
+    """One gunicorn process as README.md runs it, on a free port, with our key
     and Redis, and env added; yields its Server. wait_for_it() waits until it
     answers."""
     port, command = gunicorn_command()
@@ -111,8 +111,8 @@ def wait_for_it(server):
 
 @contextlib.contextmanager
 def gunicorn_pair(folder, redis_url, env=()):
-    """Two gunicorn processes that share SECRET_KEY and the queue, as section
-    14 runs them, started side by side; both listen on the queue."""
+    """Two gunicorn processes that share SECRET_KEY and the queue, as README.md
+    runs them, started side by side; both listen on the queue."""
     with gunicorn(folder, redis_url, env) as a, gunicorn(folder, redis_url, env) as b:
         for server in a, b:
             wait_for_it(server)

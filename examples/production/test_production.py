@@ -339,7 +339,7 @@ def test_the_block_cannot_stand_beside_debians_default_site(tls, tmp_path):
 
 @pytest.fixture(scope='module')
 def nginx_as_configured(servers_as_configured, tls, tmp_path_factory):
-    """nginx as section 15 shows it, with TLS, in front of both servers as configured."""
+    """nginx as README.md shows it, with TLS, in front of both servers as configured."""
     with nginx(servers_as_configured, tmp_path_factory.mktemp('nginx'), tls) as proxy:
         yield proxy
 

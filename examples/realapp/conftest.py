@@ -6,12 +6,16 @@ import threading
 import pytest
 from werkzeug.security import generate_password_hash
 
+from live import interrupt_on_stop_signals
+
 # chat.py reads its configuration when it is imported: set the environment first.
 os.environ['SECRET_KEY'] = 'a key for the tests'
 os.environ['DATABASE_URL'] = 'sqlite://'  # in memory, for this test run
 
 import chat  # after the environment it reads
 from chat import User, app, db, socketio
+
+interrupt_on_stop_signals()
 
 app.config.update(
     TESTING=True,
@@ -35,26 +39,34 @@ def database():
             User(username=username, password_hash=generate_password_hash(password, CHEAP_HASH))
             for username, password in USERS.items())
         db.session.commit()
-    # out of the app context again before the test runs its clients (section 6)
+    # out of the app context again before the test runs its clients (WALKTHROUGH.md, section 6)
 
 
 @pytest.fixture
-def flask_client():
-    return app.test_client()
+def flask_app():
+    return app
 
 
 @pytest.fixture
-def connect():
+def flask_client(flask_app):
+    return flask_app.test_client()
+
+
+@pytest.fixture
+def connect(flask_app):
     """Open Socket.IO test clients linked to a Flask client; close them all at the end."""
     opened = []
 
-    def connect(flask_client, namespace='/'):
-        client = socketio.test_client(app, namespace=namespace, flask_test_client=flask_client)
+    def connect(flask_client, namespace='/', **options):
+        client = socketio.test_client(
+            flask_app, namespace=namespace, flask_test_client=flask_client, **options)
         opened.append(client)
         return client
 
     yield connect
     for client in opened:
+        # every namespace still open, those of a later client.connect() too;
+        # `connected` is the test client's own record, which its docs leave out
         for namespace, is_open in list(client.connected.items()):
             if is_open:
                 client.disconnect(namespace)
