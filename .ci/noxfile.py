@@ -68,9 +68,51 @@ def parse_table(text):
     return stated, header, rows
 
 
-def pins(row):
+def pins(row, session):
     """The row's five releases, as requirements."""
-    return [f'{name}=={row[name]}' for name in PACKAGES]
+    return [unreleased(session, name, row[name]) if '.dev' in row[name] else
+            f'{name}=={row[name]}' for name in PACKAGES]
+
+
+# A .dev0 release in a row is that package's main branch, at the commit that
+# README.md's install command for it names ("flask @ git+https://...@<commit>").
+# CI installs wheels built from those commits, which it keeps in
+# ../shared/upcoming beside the project; a reader's clone installs them from
+# git; a machine that has neither skips the row.
+UPCOMING = ROOT.parent / 'shared' / 'upcoming'
+FROM_GIT = re.compile(r'([\w-]+) @ git\+(https://\S+?)@([0-9a-f]{40})\b')
+
+
+def unreleased(session, name, version):
+    """The requirement for name's release `version`, not yet on PyPI: its wheel
+    in ../shared/upcoming, or its commit from git. Skip the session, in one
+    line, where neither can be had."""
+    commits = {found[0].lower(): found[1:]
+               for found in FROM_GIT.findall(README.read_text(encoding='utf-8'))}
+    if name.lower() not in commits:
+        session.error(f'README.md shows no "{name.lower()} @ git+https://...@<commit>" '
+                      f'for {name} {version}')
+    url, commit = commits[name.lower()]
+    if UPCOMING.is_dir():
+        wheels = list(UPCOMING.glob(f'{name.lower().replace("-", "_")}-{version}-*.whl'))
+        if len(wheels) != 1 or commit not in (UPCOMING / 'README.md').read_text():
+            session.error(f'{UPCOMING} should hold a wheel of {name} {version} built from '
+                          f'{commit}, and its README.md name that commit')
+        return str(wheels[0])
+    # Can git reach the repository? Without a network it fails at once, but
+    # behind a firewall that drops packets it may never answer; a missing
+    # repository must not ask for a password.
+    try:
+        probe = subprocess.run(['git', 'ls-remote', url, 'HEAD'], capture_output=True, text=True,
+                               timeout=30, env={**os.environ, 'GIT_TERMINAL_PROMPT': '0'})
+        why = ''
+        if probe.returncode:
+            why = (probe.stderr.strip() or 'git ls-remote failed').splitlines()[-1]
+    except (OSError, subprocess.TimeoutExpired) as error:  # no git, or no answer
+        why = str(error)
+    if why:
+        session.skip(f'{name} {version} cannot be had here: no {UPCOMING}, and git says: {why}')
+    return f'{name.lower()} @ git+{url}@{commit}'
 
 
 def row_id(row):
@@ -179,7 +221,7 @@ def row(session, row):
                           silent=True)
     if PYTHON is None or not version.startswith(PYTHON + '.'):
         session.error(f'the table was measured on Python {PYTHON}, not {version}')
-    requirements = pins(row) + ['pytest']
+    requirements = pins(row, session) + ['pytest']
     dry_run = session.run('uv', 'pip', 'install', '--dry-run', *requirements,
                           silent=True, success_codes=[0, 1])
     if 'No solution found' in dry_run:
@@ -419,3 +461,17 @@ def stopped(session, suite):
                 json.dumps([(suite, command, [], str(folder), STOP_MOMENTS[suite],
                              STOP_CHECKS[suite])]),
                 external=True, env={'HOME': str(home)})
+
+
+@nox.session(python=PYTHON, default=False)
+def upcoming(session):
+    """README's test command and the walkthrough's examples on the .dev0 row's
+    releases: requirements.txt, then those releases over it."""
+    upcoming_row = next(row for row in ROWS if '.dev' in row['Flask'])
+    requirements = [unreleased(session, name, upcoming_row[name])
+                    for name in PACKAGES if '.dev' in upcoming_row[name]]
+    session.install('-r', str(ROOT / 'requirements.txt'))
+    session.install(*requirements)
+    session.chdir(ROOT)
+    session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-q')
+    session.run('python', '-m', 'doctest', 'WALKTHROUGH.md')
