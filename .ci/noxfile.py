@@ -475,3 +475,39 @@ def upcoming(session):
     session.chdir(ROOT)
     session.run('python', '-m', 'doctest', 'WALKTHROUGH.md')  # every difference, not the first
     session.run('python', '-m', 'pytest', '-p', 'no:cacheprovider', '-q')
+
+
+WORKFLOW = ROOT / '.github' / 'workflows' / 'tests.yml'
+
+
+@nox.session(python=PYTHON, default=False)
+def workflow(session):
+    """The GitHub Actions workflow readers copy: valid against GitHub's schema
+    (check-jsonschema's copy of it), clean for zizmor, and running only what CI
+    runs: each `run:` a line of .ci/run or of a README whose commands CI runs,
+    and each apt-get one installing only packages that .ci/run installs."""
+    session.install('check-jsonschema==0.39.0', 'zizmor==1.32.0')
+    session.run('check-jsonschema', '--builtin-schema', 'vendor.github-workflows', str(WORKFLOW))
+    session.run('zizmor', '--offline', str(WORKFLOW))
+    ci_run = (ROOT / '.ci' / 'run').read_text()
+    lines = {line.strip() for path in [README, *ROOT.glob('examples/*/README.md')]
+             for line in path.read_text(encoding='utf-8').splitlines()}
+    lines.update(line.strip() for line in ci_run.splitlines())
+    packages = re.findall(r'[a-z0-9][a-z0-9.+-]+',
+                          ' '.join(re.findall(r'^\s*apt_install (.*)', ci_run, re.MULTILINE)))
+    # one line each: a `run: |` block fails here, as `|` is no command
+    commands = re.findall(r'^\s*(?:- )?run: (.*)$', WORKFLOW.read_text(), re.MULTILINE)
+    problems = []
+    for command in commands:
+        apt = re.fullmatch(r'apt-get update && apt-get install -y --no-install-recommends ([a-z0-9.+ -]+)',
+                           command)
+        if apt:
+            problems += [f'installs {name}, which .ci/run does not'
+                         for name in apt.group(1).split() if name not in packages]
+        elif command not in lines:
+            problems.append(f'runs what CI does not: {command}')
+    for problem in problems:
+        session.warn(f'{WORKFLOW.name} {problem}')
+    if problems or not commands:
+        session.error(f'{len(problems)} problem(s) in {WORKFLOW.name}, {len(commands)} run: steps')
+    session.log(f'{len(commands)} run: steps, each one CI runs')
