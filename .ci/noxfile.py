@@ -103,8 +103,9 @@ def unreleased(session, name, version):
     # behind a firewall that drops packets it may never answer; a missing
     # repository must not ask for a password.
     try:
-        probe = subprocess.run(['git', 'ls-remote', url, 'HEAD'], capture_output=True, text=True,
-                               timeout=30, env={**os.environ, 'GIT_TERMINAL_PROMPT': '0'})
+        probe = subprocess.run(['git', 'ls-remote', url, 'HEAD'], check=False, text=True,
+                               capture_output=True, timeout=30,
+                               env={**os.environ, 'GIT_TERMINAL_PROMPT': '0'})
         why = ''
         if probe.returncode:
             why = (probe.stderr.strip() or 'git ls-remote failed').splitlines()[-1]
@@ -499,8 +500,8 @@ def workflow(session):
     commands = re.findall(r'^\s*(?:- )?run: (.*)$', WORKFLOW.read_text(), re.MULTILINE)
     problems = []
     for command in commands:
-        apt = re.fullmatch(r'apt-get update && apt-get install -y --no-install-recommends ([a-z0-9.+ -]+)',
-                           command)
+        apt = re.fullmatch(r'apt-get update && apt-get install -y '
+                           r'--no-install-recommends ([a-z0-9.+ -]+)', command)
         if apt:
             problems += [f'installs {name}, which .ci/run does not'
                          for name in apt.group(1).split() if name not in packages]
