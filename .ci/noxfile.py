@@ -468,7 +468,9 @@ def stopped(session, suite):
 def upcoming(session):
     """The walkthrough's examples, then README's tests, on the .dev0 row's
     releases: requirements.txt installed, then those releases over it."""
-    upcoming_row = next(row for row in ROWS if '.dev' in row['Flask'])
+    upcoming_row = next((row for row in ROWS if '.dev' in row['Flask']), None)
+    if upcoming_row is None:
+        session.error("README.md's table has no row of Flask's next release (.dev0)")
     requirements = [unreleased(session, name, upcoming_row[name])
                     for name in PACKAGES if '.dev' in upcoming_row[name]]
     session.install('-r', str(ROOT / 'requirements.txt'))
