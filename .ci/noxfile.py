@@ -498,9 +498,16 @@ def workflow(session):
     lines.update(line.strip() for line in ci_run.splitlines())
     packages = re.findall(r'[a-z0-9][a-z0-9.+-]+',
                           ' '.join(re.findall(r'^\s*apt_install (.*)', ci_run, re.MULTILINE)))
+    workflow_text = WORKFLOW.read_text()
     # one line each: a `run: |` block fails here, as `|` is no command
-    commands = re.findall(r'^\s*(?:- )?run: (.*)$', WORKFLOW.read_text(), re.MULTILINE)
+    commands = re.findall(r'^\s*(?:- )?run: (.*)$', workflow_text, re.MULTILINE)
     problems = []
+    # the Pythons of README's table (.ci/pythons), in the matrix of the tests job
+    table = README.read_text(encoding='utf-8').split('<!-- pythons table')[1].split('<!-- end')[0]
+    pythons = re.findall(r'^\| (\d+\.\d+) \|', table, re.MULTILINE)
+    matrix = re.search(r"^\s*python: \[(.*)\]$", workflow_text, re.MULTILINE)
+    if not matrix or re.findall(r"'([\d.]+)'", matrix.group(1)) != pythons:
+        problems.append(f"tests job's python: should be README's Pythons, {pythons}")
     for command in commands:
         apt = re.fullmatch(r'apt-get update && apt-get install -y '
                            r'--no-install-recommends ([a-z0-9.+ -]+)', command)
