@@ -1,8 +1,11 @@
 """Run README.md's compatibility table: one nox session per row, and `table`.
-Also, not run by default: `examples`, `realapp`, `production` and `browser`,
-the suites of examples/ (README: The examples' tests), `checklist`, which puts
-the bugs of WALKTHROUGH.md's checklist into the apps, and `stopped`, the check
-that an interrupted run leaves no server running; their docstrings below.
+Also, not run by default, each on the Python that runs nox: `examples`,
+`realapp`, `messenger`, `production` and `browser`, each folder of examples/
+copied alone (README: The examples' tests); `checklist`, which puts the bugs
+of WALKTHROUGH.md's checklist into the apps; `stopped`, the check that an
+interrupted run leaves no server running; `upcoming`, the walkthrough and the
+tests on the table's .dev0 row; and `workflow`, the check of the GitHub
+workflow. Their docstrings are below.
 
 From the project's root, as README shows:
 
@@ -324,7 +327,12 @@ def realapp(session):
 
 @nox.session(venv_backend='none', default=False)
 def messenger(session):
-    """examples/messenger: a factory with a queue, class-based namespaces, Redis."""
+    """examples/messenger: an app factory that makes its Redis the message
+    queue, class-based namespaces, and two gunicorn processes, all on 127.0.0.1."""
+    if shutil.which('redis-server') is None:
+        session.error('redis-server not found: the messenger tests run a real one. '
+                      'On Debian or Ubuntu: apt-get install redis-server')
+    session.run('redis-server', '--version', external=True)
     copied_alone(session, 'messenger')
 
 
@@ -414,6 +422,7 @@ def checklist(session):
 STOP_MOMENTS = {'main': [0.1, 0.3, 0.5, 0.7, 0.9, 1.2],
                 'examples': [0.1, 0.3, 0.6, 1],
                 'realapp': [0.1, 0.5, 1],
+                'messenger': [0.1, 0.5, 1, 2, 4],
                 'production': [0.1, 0.5, 1, 2, 4, 7, 10],
                 'browser': [0.1, 1, 2, 4, 8]}
 # A test of each suite that `stopped` first runs to the end, unsignalled: a
@@ -423,6 +432,7 @@ STOP_CHECKS = {
     'main': 'test_my_app_live.py::test_live_login_then_connect_over_websocket_gets_the_welcome',
     'examples': 'test_live.py::test_connect_without_login_is_refused',
     'realapp': 'test_chat.py::test_secure_session_cookie_never_comes_back_over_http',
+    'messenger': 'test_live.py::test_a_removed_member_hears_nothing_more_on_either_server',
     'production': 'test_production.py::test_room_message_on_one_server_reaches_a_client_of_the_other',
     'browser': 'test_browser.py::test_login_form_then_connect_welcomes_the_user'}
 
@@ -464,7 +474,7 @@ def stopped(session, suite):
                 external=True, env={'HOME': str(home)})
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(default=False)
 def upcoming(session):
     """The walkthrough's examples, then README's tests, on the .dev0 row's
     releases: requirements.txt installed, then those releases over it."""
@@ -483,7 +493,7 @@ def upcoming(session):
 WORKFLOW = ROOT / '.github' / 'workflows' / 'tests.yml'
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(default=False)
 def workflow(session):
     """The GitHub Actions workflow readers copy: valid against GitHub's schema
     (check-jsonschema's copy of it), clean for zizmor, and running only what CI

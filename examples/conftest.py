@@ -9,7 +9,7 @@ from live import interrupt_on_stop_signals, no_traceback_logged, printed_url, ru
 from myproject import create_app, socketio
 
 # Each folder below is a project of its own, with its own packages and
-# suite, run from inside it (WALKTHROUGH.md, sections 14 to 16).
+# suite, run from inside it (WALKTHROUGH.md, sections 14 to 17).
 collect_ignore = ['browser', 'messenger', 'production', 'realapp']
 interrupt_on_stop_signals()
 

@@ -5,6 +5,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -44,6 +45,35 @@ def running(command, log_path, cwd=None, env=None, stop_timeout=10, **popen_opti
             kill(process)
             process.wait()
             raise RuntimeError(f'{command} ignored SIGTERM for {stop_timeout} s: killed')
+
+
+def free_port():
+    """A port of 127.0.0.1 that was free a moment ago."""
+    with socket.create_server(('127.0.0.1', 0)) as probe:
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def redis_server(folder, port):
+    """A redis-server of our own on port of 127.0.0.1, until the with block
+    ends; it saves nothing to disk. Yields its URL, or None if another
+    process holds the port: it has exited then."""
+    import redis  # the redis package: only the tests that run Redis need it
+
+    command = ['redis-server', '--bind', '127.0.0.1', '--port', str(port),
+               '--save', '', '--appendonly', 'no', '--dir', str(folder)]
+    with running(command, folder / f'redis-{port}.log') as process:
+        with redis.Redis(port=port, socket_timeout=1) as client:
+            def answered_or_exited():
+                if process.poll() is not None:
+                    return True
+                try:
+                    # whoever answers may be a server that took the port first
+                    return client.info('server')['process_id'] == process.pid
+                except redis.RedisError:
+                    return False  # not listening yet
+            wait_until(answered_or_exited, f'redis-server on port {port}')
+        yield f'redis://127.0.0.1:{port}/0' if process.poll() is None else None
 
 
 def printed_url(process, log_path, timeout=10):
@@ -122,10 +152,39 @@ def wait_until(condition, what, timeout=5):
         time.sleep(0.01)
 
 
-def nothing_arrives(client, seconds=0.5):
-    """True if no event reaches client, a SimpleClient, within seconds: how a
-    test says that an emit did not go somewhere. An event that comes later
-    would go unseen, so where you can, send a marker after it and wait for that."""
+def wait_for_event(client, name, timeout=5, namespace=None):
+    """The arguments of the next event called name that reaches client within
+    timeout s, however long a thread of the app takes to send it. client is a
+    python-socketio SimpleClient, or a Flask-SocketIO test client on namespace
+    ('/' unless named). The events before it are dropped; a test client's
+    get_received() hands over what came with it too, which is dropped as well."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if hasattr(client, 'get_received'):  # a test client: what came so far
+            for event in client.get_received(namespace):
+                if event['name'] == name:
+                    return event['args']
+            time.sleep(0.01)  # nothing yet: look again
+        else:
+            try:
+                event_name, *args = client.receive(timeout=left)
+            except python_socketio.exceptions.TimeoutError:
+                break
+            if event_name == name:
+                return args
+    raise TimeoutError(f'no {name!r} event within {timeout} s')
+
+
+def nothing_arrives(client, seconds=0.5, namespace=None):
+    """True if no event reaches client within seconds: how a test says that an
+    emit did not go somewhere. client is a SimpleClient, or a test client on
+    namespace ('/' unless named). An event that comes later would go unseen,
+    so where you can, send a marker after it and wait for that."""
+    if hasattr(client, 'get_received'):  # a test client: look now and then
+        deadline = time.monotonic() + seconds
+        while not (received := client.get_received(namespace)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not received
     try:
         client.receive(timeout=seconds)
     except python_socketio.exceptions.TimeoutError:
