@@ -8,6 +8,8 @@ replacement in the copy, below, so the apps themselves carry no bug switches.
 Run by .ci/noxfile.py's `checklist` session, in an environment with the
 packages of every folder of examples/.
 """
+import concurrent.futures
+import os
 import re
 import shutil
 import subprocess
@@ -184,36 +186,43 @@ def passes(folder, name, test_file):
     return run.returncode == 0, run.stdout[-2000:]
 
 
+def check(name, test_file):
+    """The failures of one checklist test: it must pass on the app as it
+    stands, and fail with its guard removed, and with it weakened."""
+    failures = []
+    for kind in 'as it stands', 'removed', 'weakened':
+        folder = copy_of_project()
+        try:
+            for file, old, new in BUGS[name].get(kind, []):
+                path = folder / file
+                text = path.read_text()
+                if text.count(old) != 1:
+                    return [f'{name}, {kind}: {old!r} is not once in {file}']
+                path.write_text(text.replace(old, new))
+            ok, output = passes(folder, name, test_file)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if kind == 'as it stands' and not ok:
+            return [f'{name} fails on the app as it stands:\n{output}']
+        if kind != 'as it stands':
+            print(f'{name}, guard {kind}: {"PASSES (not caught)" if ok else "fails"}', flush=True)
+            if ok:
+                failures.append(f'{name} passes with its guard {kind}')
+    return failures
+
+
 def main():
     tests = checklist_tests()
     failures = []
     if len(tests) < 8:
         failures.append(f'the checklist names {len(tests)} tests, not 8 or more')
-    for name, test_file in tests:
-        if set(BUGS.get(name, {})) != {'removed', 'weakened'}:
-            failures.append(f'{name}: no removed and weakened bug for it here')
-            continue
-        folder = copy_of_project()
-        try:
-            ok, output = passes(folder, name, test_file)
-            if not ok:
-                failures.append(f'{name} fails on the app as it stands:\n{output}')
-            for kind, edits in BUGS[name].items():
-                for file, old, new in edits:
-                    path = folder / file
-                    text = path.read_text()
-                    if text.count(old) != 1:
-                        raise SystemExit(f'{name}, {kind}: {old!r} is not once in {file}')
-                    path.write_text(text.replace(old, new))
-                ok, output = passes(folder, name, test_file)
-                print(f'{name}, guard {kind}: {"PASSES (not caught)" if ok else "fails"}',
-                      flush=True)
-                if ok:
-                    failures.append(f'{name} passes with its guard {kind}')
-                shutil.rmtree(folder)
-                folder = copy_of_project()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+    bugged = [test for test in tests if set(BUGS.get(test[0], {})) == {'removed', 'weakened'}]
+    failures += [f'{name}: no removed and weakened bug for it here'
+                 for name, _ in tests if (name, _) not in bugged]
+    # one test per core at a time: each runs in copies of its own
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+        for found in pool.map(lambda test: check(*test), bugged):
+            failures += found
     for failure in failures:
         print('FAIL', failure)
     print(f'{len(tests)} checklist tests, {len(failures)} failure(s)')

@@ -260,15 +260,20 @@ FOLDERS = {'examples': [], 'realapp': ['live.py'], 'messenger': ['live.py'],
 
 
 def copy_alone(session, name):
-    """A fresh copy of one folder of examples/, with only what FOLDERS says it
-    needs beside it, and an empty home folder; return both paths."""
-    work = Path(session.create_tmp()).resolve()  # Firefox refuses a relative HOME
+    """A fresh copy of one folder of examples/ (`main`: of the whole project),
+    with only what FOLDERS says it needs beside it, and an empty home folder;
+    return both paths."""
+    work = Path(session.create_tmp()).resolve() / name  # Firefox refuses a relative HOME
+    shutil.rmtree(work, ignore_errors=True)
     for folder in 'copy', 'home', 'bin':
-        shutil.rmtree(work / folder, ignore_errors=True)
-        (work / folder).mkdir()
+        (work / folder).mkdir(parents=True)
     # `python3` in the folder's command: the Python that runs nox
     (work / 'bin' / 'python3').symlink_to(sys.executable)
-    if name == 'examples':
+    if name == 'main':
+        folder = work / 'copy' / 'project'
+        shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(
+            '.git', '.venv*', '.nox', 'node_modules', '__pycache__', '.pytest_cache'))
+    elif name == 'examples':
         folder = work / 'copy' / 'myproject'
         folder.mkdir()
         for path in (ROOT / 'examples').iterdir():
@@ -438,40 +443,41 @@ STOP_CHECKS = {
 
 
 @nox.session(venv_backend='none', default=False)
-@nox.parametrize('suite', list(STOP_MOMENTS))
-def stopped(session, suite):
-    """Stop a suite with SIGINT, SIGTERM and SIGHUP at several moments, and fail
-    if any process it started is still running afterwards, or if it could not
-    pass one of its tests unsignalled.
+def stopped(session):
+    """Stop each suite with SIGINT, SIGTERM and SIGHUP at several moments, and
+    fail if any process it started is still running afterwards, or if it could
+    not pass one of its tests unsignalled. Each suite runs in a copy of its
+    own, as copied alone, and the suites run side by side.
 
-    The check becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
-    process that pytest started and left behind becomes its child, whatever
-    session it was started in; after pytest exits, any child of the check
-    still running is a server or browser the suite failed to stop
+    Each check becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
+    process that its pytest started and left behind becomes its child,
+    whatever session it was started in; after pytest exits, any child of the
+    check still running is a server or browser the suite failed to stop
     (.ci/stop_at_moments.py).
     """
-    if suite == 'main':
-        work = Path(session.create_tmp()).resolve()
-        folder, home = work / 'project', work / 'home'
-        for path in folder, home:
-            shutil.rmtree(path, ignore_errors=True)
-        home.mkdir()
-        shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(
-            '.git', '.venv*', '.nox', 'node_modules', '__pycache__', '.pytest_cache'))
-    else:
+    checks = {}
+    for suite in session.posargs or STOP_MOMENTS:
         folder, home = copy_alone(session, suite)
-    session.chdir(folder)
-    if suite == 'browser':
-        check_browsers(session)
-        npm_ci(session, folder, home)
-    # the folder's command, but for running pytest
-    run_folder_command(session, folder, home, TEST_COMMAND.rsplit(' && ', 1)[0])
-    command = [str(folder / '.venv' / 'bin' / 'python'), '-m', 'pytest', '-q',
-               '-p', 'no:cacheprovider']
-    session.run(sys.executable, str(ROOT / '.ci' / 'stop_at_moments.py'),
-                json.dumps([(suite, command, [], str(folder), STOP_MOMENTS[suite],
-                             STOP_CHECKS[suite])]),
-                external=True, env={'HOME': str(home)})
+        session.chdir(folder)
+        if suite == 'browser':
+            check_browsers(session)
+            npm_ci(session, folder, home)
+        # the folder's command, but for running pytest
+        run_folder_command(session, folder, home, TEST_COMMAND.rsplit(' && ', 1)[0])
+        command = [str(folder / '.venv' / 'bin' / 'python'), '-m', 'pytest', '-q',
+                   '-p', 'no:cacheprovider']
+        plan = [(suite, command, [], str(folder), STOP_MOMENTS[suite], STOP_CHECKS[suite])]
+        checks[suite] = subprocess.Popen(
+            [sys.executable, str(ROOT / '.ci' / 'stop_at_moments.py'), json.dumps(plan)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={**os.environ, 'HOME': str(home)})
+    failed = []
+    for suite, check in checks.items():
+        session.log(check.communicate()[0])
+        if check.returncode:
+            failed.append(suite)
+    if failed:
+        session.error(f'not stopped as they should be: {", ".join(failed)}')
 
 
 @nox.session(default=False)
