@@ -157,6 +157,56 @@ BUGS = {
                       'NOBODYS_HASH = generate_password_hash(secrets.token_hex())',
                       "NOBODYS_HASH = generate_password_hash(secrets.token_hex(), 'pbkdf2:sha256:1')")],
     },
+    'test_every_namespace_refuses_a_connect_without_login': {
+        # gone from one namespace of three
+        'removed': [('examples/messenger/messenger.py', '''        if current_user.is_anonymous:
+            return False
+        key = sids_key('/presence', current_user.id)''', '''        key = sids_key('/presence', current_user.id)''')],
+        # a bare return is None, not False: the connection is accepted
+        'weakened': [('examples/messenger/messenger.py', '''        if current_user.is_anonymous:
+            return False
+        key = sids_key('/presence', current_user.id)''', '''        if current_user.is_anonymous:
+            return
+        key = sids_key('/presence', current_user.id)''')],
+    },
+    'test_a_member_added_to_a_group_is_told_on_chat': {
+        # a bare emit() goes to the handler's own namespace, /groups
+        'removed': [('examples/messenger/messenger.py', '''        emit('added', {'group': group, 'by': current_user.id},
+                     to=user_room(member), namespace='/chat')''', '''        emit('added', {'group': group, 'by': current_user.id},
+                     to=user_room(member))''')],
+        'weakened': [('examples/messenger/messenger.py', '''        emit('added', {'group': group, 'by': current_user.id},
+                     to=user_room(member), namespace='/chat')''', '''        emit('added', {'group': group, 'by': current_user.id},
+                     to=user_room(member), namespace='chat')''')],
+    },
+    'test_a_removed_member_hears_nothing_more_from_the_group': {
+        # out of the group in Redis, but still in its room
+        'removed': [('examples/messenger/messenger.py',
+                     "        socketio.server.leave_room(sid, group_room(group), namespace='/groups')",
+                     '        pass')],
+        # one of the member's connections only
+        'weakened': [('examples/messenger/messenger.py',
+                      "    for sid in store().smembers(sids_key('/groups', member)):\n        socketio.server.leave_room",
+                      "    for sid in list(store().smembers(sids_key('/groups', member)))[:1]:\n        socketio.server.leave_room")],
+    },
+    'test_a_removed_member_hears_nothing_more_on_either_server': {
+        'removed': [('examples/messenger/messenger.py',
+                     "        socketio.server.leave_room(sid, group_room(group), namespace='/groups')",
+                     '        pass')],
+        # the connections this process holds only, as a room's own list has them
+        'weakened': [('examples/messenger/messenger.py',
+                      "        socketio.server.leave_room(sid, group_room(group), namespace='/groups')",
+                      ("        if socketio.server.manager.is_connected(sid, '/groups'):\n"
+                       "            socketio.server.leave_room(sid, group_room(group), namespace='/groups')"))],
+    },
+    'test_a_feed_that_never_answers_is_given_up_on': {
+        'removed': [('examples/messenger/messenger.py',
+                     "requests.get(app.config['FEED_URL'], timeout=app.config['FEED_TIMEOUT'])",
+                     "requests.get(app.config['FEED_URL'])")],
+        # a timeout to connect only: the stand-in accepts, then never answers
+        'weakened': [('examples/messenger/messenger.py',
+                      "requests.get(app.config['FEED_URL'], timeout=app.config['FEED_TIMEOUT'])",
+                      "requests.get(app.config['FEED_URL'], timeout=(app.config['FEED_TIMEOUT'], None))")],
+    },
 }
 
 
