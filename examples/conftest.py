@@ -23,6 +23,8 @@ LIVE_ENV = {
     # A polling client's disconnect() now and then waits for the long-poll
     # its reader has open, which the server ends at its next ping: 1 s, not 25.
     'SOCKETIO_PING_INTERVAL': '1',
+    # a transport without a namespace is closed after 1 s, not 5
+    'SOCKETIO_CONNECT_TIMEOUT': '1',
 }
 
 
@@ -105,9 +107,10 @@ def python_and_foo(flask_app, connect, login):
 
 
 @pytest.fixture(autouse=True)
-def no_connections_on_record():
-    # The record outlives the app: a client opened without the connect fixture,
-    # or a teardown that failed, would leave entries for the next test.
+def nothing_on_record():
+    # The records outlive the app: a client opened without the connect
+    # fixture, or a teardown that failed, would leave entries for the next test.
+    myproject.logins.clear()
     myproject.connections.clear()
 
 

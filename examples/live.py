@@ -192,6 +192,25 @@ def nothing_arrives(client, seconds=0.5, namespace=None):
     return False
 
 
+def next_packet(ws, timeout=5):
+    """The next Engine.IO packet that the server sends on ws, a websocket-client
+    WebSocket, but pings, which it answers as a client does that wants to
+    stay; None once the server has closed the connection. Fail after
+    timeout s of nothing but pings."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            packet = ws.recv()
+        except websocket.WebSocketConnectionClosedException:
+            return None
+        if packet in ('', '1'):  # a close frame, or Engine.IO's close packet
+            return None
+        if packet != '2':  # Engine.IO's ping
+            return packet
+        ws.send('3')  # its pong
+    raise TimeoutError(f'nothing but pings for {timeout} s')
+
+
 class WebSocketClosingAtOnce(websocket.WebSocket):
     """A client WebSocket whose close() sends its close frame and hangs up,
     where websocket-client's waits up to 3 s for the server's."""

@@ -13,6 +13,14 @@ def session_cookie(user_id, secret_key):
     return serializer.dumps({'_user_id': user_id})
 
 
+@pytest.fixture
+def login_of_python(monkeypatch):
+    """A login of python's on the app's record, whose id the session holds as
+    Flask-Login's user id."""
+    monkeypatch.setitem(myproject.logins, 'a login of python', 'python')
+    return 'a login of python'
+
+
 def test_connect_before_login_is_refused(flask_client, connect):
     assert not connect(flask_client).is_connected()
 
@@ -80,7 +88,7 @@ def test_session_cookie_is_secure_httponly_and_samesite_lax(flask_client, login)
 @pytest.mark.parametrize('secret_key', [
     pytest.param(None, id='unset'),
     pytest.param('', id='empty'),
-    pytest.param('replace-me', id="myproject.env's placeholder"),
+    pytest.param('replace-me', id="the environment file's placeholder"),
 ])
 def test_create_app_refuses_to_start_without_a_key_of_its_own(monkeypatch, secret_key):
     if secret_key is None:
@@ -93,21 +101,28 @@ def test_create_app_refuses_to_start_without_a_key_of_its_own(monkeypatch, secre
 
 
 @pytest.mark.parametrize('cookie', [
-    pytest.param(session_cookie('python', 'another key'), id='signed with another key'),
-    pytest.param(session_cookie('mallory', 'a key for the tests'), id='unknown user'),
-    pytest.param(session_cookie(['python'], 'a key for the tests'), id='user id is a list'),
-    pytest.param(session_cookie('python', 'a key for the tests').replace('e', 'f', 1),
+    pytest.param(session_cookie('a login of python', 'another key'),
+                 id='signed with another key'),
+    pytest.param(session_cookie('python', 'a key for the tests'), id="a user's name"),
+    pytest.param(session_cookie('a login of mallory', 'a key for the tests'),
+                 id='a login not on the record'),
+    pytest.param(session_cookie(['a login of python'], 'a key for the tests'),
+                 id='login id is a list'),
+    pytest.param(session_cookie('a login of python', 'a key for the tests').replace('e', 'f', 1),
                  id='tampered'),
 ])
-def test_forged_session_cookies_are_refused(flask_client, connect, cookie):
+def test_forged_session_cookies_are_refused(flask_client, connect, login_of_python, cookie):
     flask_client.set_cookie('session', cookie)
     assert not connect(flask_client).is_connected()
+    # nor does an HTTP route that needs a login take it
+    assert flask_client.get('/me').status_code == 401
 
 
-def test_a_genuine_session_cookie_gets_in(flask_client, connect):
+def test_a_genuine_session_cookie_gets_in(flask_client, connect, login_of_python):
     # so that the refusals above are about the cookies, not how they are sent
-    flask_client.set_cookie('session', session_cookie('python', 'a key for the tests'))
+    flask_client.set_cookie('session', session_cookie(login_of_python, 'a key for the tests'))
     assert connect(flask_client).is_connected()
+    assert flask_client.get('/me').json == {'username': 'python'}
 
 
 def test_a_message_reaches_the_other_members_of_the_room_only(python_and_foo, flask_app,
@@ -132,8 +147,8 @@ def test_a_message_reaches_the_other_members_of_the_room_only(python_and_foo, fl
 def test_a_user_cannot_join_another_users_room(python_and_foo):
     python, foo = python_and_foo
     # foo's own room, which python's connection is never let into
-    assert python.emit('join', 'foo', callback=True) is False
-    myproject.socketio.emit('news', 'for foo only', to='foo')
+    assert python.emit('join', myproject.user_room('foo'), callback=True) is False
+    myproject.socketio.emit('news', 'for foo only', to=myproject.user_room('foo'))
     # what is meant for foo reaches foo, and not python
     assert len(foo.get_received()) == 1
     assert python.get_received() == []
@@ -180,17 +195,84 @@ def test_events_of_a_user_no_longer_known_disconnect_them(python_and_foo, monkey
     assert foo.get_received() == []
 
 
-def test_logout_closes_that_users_connections_only(flask_app, connect, login, logout):
-    python_client, foo_client = flask_app.test_client(), flask_app.test_client()
+def test_logout_closes_that_logins_connections_only(flask_app, connect, login, logout):
+    # python logged in on two devices, and foo
+    python_client, python_elsewhere, foo_client = (flask_app.test_client() for _ in range(3))
     login(python_client)
+    login(python_elsewhere)
     login(foo_client, 'foo', 'bar')
     python_sockets = [connect(python_client), connect(python_client)]
-    foo_socket = connect(foo_client)
+    other_sockets = [connect(python_elsewhere), connect(foo_client)]
     assert logout(python_client).status_code == 200
-    # both of python's connections closed with the logout; foo's is still open
+    # both connections of that login closed with the logout
     assert [socket.is_connected() for socket in python_sockets] == [False, False]
-    assert foo_socket.is_connected()
-    assert list(myproject.connections) == ['foo']
+    # python's other device and foo are still connected, and logged in
+    assert [socket.is_connected() for socket in other_sockets] == [True, True]
+    assert python_elsewhere.get('/me').json == {'username': 'python'}
+    # the record forgot that login and its connections, and kept the others
+    assert len(myproject.logins) == len(myproject.connections) == 2
+
+
+def test_a_cookie_copied_before_logout_gets_nothing(flask_app, connect, login, logout):
+    flask_client, copied = flask_app.test_client(), flask_app.test_client()
+    login(flask_client)
+    # the session cookie, as someone who read it off the screen took it
+    copied.set_cookie('session', flask_client.get_cookie('session').value)
+    assert copied.get('/me').json == {'username': 'python'}
+    assert logout(flask_client).status_code == 200
+    # the copy is as well signed as ever, but its login has ended
+    assert copied.get('/me').status_code == 401
+    assert not connect(copied).is_connected()
+
+
+def test_events_named_connect_and_disconnect_change_nothing(flask_client, connect, login,
+                                                            logout):
+    login(flask_client)
+    client = connect(flask_client)
+    assert len(client.get_received()) == 1  # the welcome
+    # a client can send events by these names, with any arguments: no handler
+    # runs, and the answer is a plain False
+    assert client.emit('connect', callback=True) is False
+    assert client.emit('disconnect', 'client namespace disconnect', callback=True) is False
+    assert client.emit('disconnect', callback=True) is False
+    # no second welcome, and the connection is still on the logout's record...
+    assert client.get_received() == []
+    assert client.is_connected()
+    # ...so the logout closes it
+    assert logout(flask_client).status_code == 200
+    assert not client.is_connected()
+
+
+def test_say_relays_no_message_longer_than_its_cap(python_and_foo):
+    python, foo = python_and_foo
+    assert python.emit('join', 'lobby', callback=True) is True
+    assert foo.emit('join', 'lobby', callback=True) is True
+    longest = 'x' * myproject.MAX_MESSAGE_LENGTH
+    assert python.emit('say', 'lobby', longest + 'x', callback=True) is False
+    assert python.emit('say', 'lobby', longest, callback=True) is True
+    # the room heard the message of the right size only
+    received = foo.get_received()
+    assert len(received) == 1
+    assert received[0]['args'] == [{'from': 'python', 'text': longest}]
+
+
+def test_user_rooms_are_apart_from_public_rooms(flask_app, connect, login,
+                                                                 monkeypatch):
+    monkeypatch.setitem(myproject.allowed_users, 'lobby', 'a password')
+    python_client, lobby_client = flask_app.test_client(), flask_app.test_client()
+    login(python_client)
+    login(lobby_client, 'lobby', 'a password')
+    python, lobby = connect(python_client), connect(lobby_client)
+    assert len(python.get_received()) == len(lobby.get_received()) == 1
+    # python speaks in the lobby, the room; and something is meant for the user lobby
+    assert python.emit('join', 'lobby', callback=True) is True
+    assert python.emit('say', 'lobby', 'to the room', callback=True) is True
+    myproject.socketio.emit('news', 'for the user lobby', to=myproject.user_room('lobby'))
+    # each reached its own: the user lobby never joined the room
+    received = lobby.get_received()
+    assert len(received) == 1
+    assert received[0]['args'] == ['for the user lobby']
+    assert python.get_received() == []
 
 
 def test_connect_after_logout_is_refused(flask_client, connect, login, logout):
