@@ -2,19 +2,21 @@
 the environment when it is imported, its users in a database, a JSON login
 behind CSRF protection, and a task of its own that relays an outside news
 service. `python chat.py` serves it on port 5000, as such apps often do."""
+import functools
 import os
 import re
 import secrets
 import threading
 
 import requests
-from flask import Flask, abort, render_template_string, request
+from flask import Flask, abort, render_template_string, request, session
 from flask_login import (
     LoginManager,
     UserMixin,
     current_user,
     login_required,
     login_user,
+    logout_user,
 )
 from flask_socketio import SocketIO, emit, join_room
 from flask_sqlalchemy import SQLAlchemy
@@ -52,6 +54,13 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str]
 
 
+class Login(db.Model):
+    """A login that has not logged out. The session cookie is signed, not
+    stored: its login id, checked here, is what a logout can take back."""
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(db.ForeignKey(User.id))
+
+
 @login_manager.user_loader
 def load_user(id):
     # The id comes from the session. Anything but 1 to 18 ASCII digits is
@@ -59,7 +68,12 @@ def load_user(id):
     # integers stop at 19 digits.
     if not isinstance(id, str) or not re.fullmatch('[0-9]{1,18}', id):
         return None
-    return db.session.get(User, int(id))
+    # and only in a login of theirs that has not logged out
+    login_id = session.get('login_id')
+    if not isinstance(login_id, str):
+        return None
+    return db.session.execute(db.select(User).join(Login).where(
+        User.id == int(id), Login.id == login_id)).scalar()
 
 
 @app.get('/')
@@ -80,8 +94,22 @@ def login():
     password_hash = user.password_hash if user else NOBODYS_HASH
     if not check_password_hash(password_hash, password) or user is None:
         abort(401)
+    session['login_id'] = secrets.token_urlsafe()
+    db.session.add(Login(id=session['login_id'], user_id=user.id))
+    db.session.commit()
     login_user(user)
     return {'username': user.username}
+
+
+@app.post('/logout')
+def logout():
+    login_id = session.pop('login_id', None)
+    if isinstance(login_id, str):
+        # this login ends, for every copy of its cookie; the user's others stay
+        db.session.execute(db.delete(Login).where(Login.id == login_id))
+        db.session.commit()
+    logout_user()
+    return '', 204
 
 
 @app.post('/messages')
@@ -98,7 +126,21 @@ def post_message():
     return '', 204
 
 
+def from_the_server_only(handler):
+    """For connect and disconnect handlers. A client can send events named
+    connect and disconnect, which python-socketio hands to these same
+    handlers: the server's own run while the sid is still connecting, or
+    already disconnecting, and a client's event only while it is connected."""
+    @functools.wraps(handler)
+    def guarded_handler(*args):
+        if socketio.server.manager.is_connected(request.sid, request.namespace):
+            return False  # an event the client sent: nothing happens
+        return handler(*args)
+    return guarded_handler
+
+
 @socketio.on('connect')
+@from_the_server_only
 def on_connect():
     global news_relay
     if current_user.is_anonymous:
@@ -112,7 +154,8 @@ def on_connect():
 
 @socketio.on('whoami')
 def whoami():
-    return current_user.username
+    # None once the login has ended, by a logout on another tab, say
+    return current_user.username if current_user.is_authenticated else None
 
 
 def relay_news():

@@ -54,7 +54,9 @@ def test_bad_logins_get_a_clear_answer_and_log_nobody_in(
     pytest.param('9' * 5000, id="past int()'s digit limit"),
     pytest.param('\u0661', id='ARABIC-INDIC DIGIT ONE'),
 ])
-def test_session_whose_user_id_is_not_a_number_is_refused(flask_client, connect, user_id):
+def test_session_whose_user_id_is_not_a_number_is_refused(flask_client, connect, login,
+                                                          user_id):
+    login(flask_client)  # a login on the record, whose user id is then replaced
     with flask_client.session_transaction() as session:
         session['_user_id'] = user_id
     # the loader says nobody, rather than raising
@@ -198,3 +200,32 @@ def test_secure_session_cookie_never_comes_back_over_http(tmp_path):
     # the CSRF token lives in the session, whose Secure cookie the client keeps
     # but sends back over https only: over http, the login fails its CSRF check
     assert answers == {None: (400, True), 'false': (200, False)}
+
+
+def test_a_cookie_copied_before_logout_gets_nothing(flask_app, connect, login):
+    flask_client, copied, elsewhere = (flask_app.test_client() for _ in range(3))
+    login(flask_client)
+    login(elsewhere)  # python on another device
+    # the session cookie, as someone who read it off the screen took it
+    copied.set_cookie('session', flask_client.get_cookie('session').value)
+    socket = connect(flask_client)
+    assert socket.emit('whoami', callback=True) == 'python'
+    assert flask_client.post('/logout').status_code == 204
+    # the copy is as well signed as ever, but its login has ended
+    message = {'to': 'foo', 'text': 'still here?'}
+    assert copied.post('/messages', json=message).status_code == 401
+    assert not connect(copied).is_connected()
+    # the socket opened before the logout now sees nobody
+    assert socket.emit('whoami', callback=True) == []
+    # and python's other login stays
+    assert elsewhere.post('/messages', json=message).status_code == 204
+
+
+def test_an_event_named_connect_runs_no_handler(flask_client, connect, login):
+    login(flask_client)
+    client = connect(flask_client)
+    assert len(client.get_received()) == 1  # the welcome
+    # a client can send an event by that name: the answer is a plain False
+    assert client.emit('connect', callback=True) is False
+    # and no second welcome
+    assert client.get_received() == []
