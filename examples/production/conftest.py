@@ -43,7 +43,7 @@ def servers(redis_url, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def servers_as_configured(redis_url, tmp_path_factory):
-    """Two such processes, with myproject.env's settings all as they stand, for
+    """Two such processes, with the template's settings all as they stand, for
     clients that reach them over https, through nginx."""
     with gunicorn_pair(tmp_path_factory.mktemp('gunicorn'), redis_url) as pair:
         yield [server.url for server in pair]

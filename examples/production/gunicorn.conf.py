@@ -1,6 +1,6 @@
 """gunicorn's settings for one process of myproject, listening on 127.0.0.1 at
 the port in PORT. Run it from the folder of myproject.py, with the variables
-of myproject.env set, once with PORT=8000 and once with PORT=8001:
+of /etc/myproject.env set, once with PORT=8000 and once with PORT=8001:
 
     PORT=8000 gunicorn -c production/gunicorn.conf.py
 """

@@ -1,5 +1,6 @@
 """The real servers the production tests run: gunicorn as gunicorn.conf.py
-and myproject.env set it up, Redis, and nginx with the block of nginx.conf."""
+and myproject.env.template set it up, Redis, and nginx with the block of
+nginx.conf."""
 import contextlib
 import dataclasses
 import os
@@ -22,7 +23,7 @@ HERE = Path(__file__).parent
 PROJECT = HERE.parent  # the folder that holds myproject.py
 NGINX_SITE = HERE / 'nginx.conf'  # the block README.md shows
 GUNICORN_CONF = HERE / 'gunicorn.conf.py'
-ENVIRONMENT_FILE = HERE / 'myproject.env'
+ENVIRONMENT_FILE = HERE / 'myproject.env.template'  # what /etc/myproject.env starts as
 SECRET_KEY = secrets.token_hex()  # every server process gets this one
 CHANNEL = 'flask-socketio'  # the Redis channel Flask-SocketIO's queue uses
 # The tests' name for example.com, which resolves to 127.0.0.1 everywhere.
@@ -51,7 +52,7 @@ def free_port():
 
 
 def environment_file(**values):
-    """myproject.env's variables, read as systemd's EnvironmentFile= reads its
+    """The template's variables, read as systemd's EnvironmentFile= reads its
     plain KEY=value lines, with the named placeholders given values."""
     variables = dict(line.split('=', 1) for line in ENVIRONMENT_FILE.read_text().splitlines()
                      if line and not line.startswith('#'))

@@ -2,6 +2,8 @@ import http.client
 import os
 import re
 import secrets
+import shlex
+import shutil
 import socket
 import ssl
 import subprocess
@@ -18,6 +20,7 @@ from real_servers import (
     CHANNEL,
     ENVIRONMENT_FILE,
     HOST,
+    NGINX_SITE,
     PAGE_ORIGIN,
     PROJECT,
     WITHOUT_TLS,
@@ -32,8 +35,8 @@ from real_servers import (
     subscribers,
 )
 
-from live import kill, running, wait_until
-from myproject import create_app, socketio
+from live import kill, next_packet, running, wait_until
+from myproject import create_app, socketio, user_room
 
 WELCOME = ['welcome', {'username': 'python'}]
 PAGE_OF_PLAIN_NGINX = f'http://{HOST}'  # the Origin of a page nginx served WITHOUT_TLS
@@ -191,7 +194,7 @@ def test_create_app_fails_at_once_without_its_queue(redis_url, queue, error):
 def test_gunicorn_refuses_to_start_with_the_placeholder_key(tmp_path):
     port, command = gunicorn_command()
     log_path = tmp_path / 'gunicorn.log'
-    # myproject.env as it stands, its SECRET_KEY still the placeholder
+    # the environment file as the template has it, its SECRET_KEY still the placeholder
     env = {'PATH': os.environ['PATH'], **environment_file(), **{name: '0' for name in port}}
     with running(command, log_path, cwd=PROJECT, env=env) as process:
         process.wait(timeout=10)
@@ -200,12 +203,29 @@ def test_gunicorn_refuses_to_start_with_the_placeholder_key(tmp_path):
     assert 'RuntimeError: SECRET_KEY is not set' in log_path.read_text()
 
 
-def test_the_environment_file_reads_the_same_in_a_shell():
+def test_the_live_environment_file_is_for_root_alone(tmp_path):
+    [command] = re.findall(r'^#\s+(install .+)$', ENVIRONMENT_FILE.read_text(), re.MULTILINE)
+    *install, template, live_file = shlex.split(command)
+    # readable and writable by root alone...
+    assert install == ['install', '-m', '600', '-o', 'root', '-g', 'root']
+    # ...and out of the project's folder, where a commit or a static route could take it
+    assert not Path(live_file).resolve().is_relative_to(PROJECT.resolve())
+    if os.geteuid() == 0:  # only root can hand a file to root
+        installed = tmp_path / 'myproject.env'
+        subprocess.run([*install, template, installed], cwd=PROJECT, check=True)
+        assert (installed.stat().st_mode & 0o777, installed.stat().st_uid) == (0o600, 0)
+        assert installed.read_text() == ENVIRONMENT_FILE.read_text()
+
+
+def test_the_environment_file_reads_the_same_in_a_shell(tmp_path):
     variables = environment_file()
     # plain values, which systemd's EnvironmentFile= and sh read alike
     assert all(re.fullmatch(r'[\w%.:/@~-]*', value) for value in variables.values())
-    # the command the file gives for a shell, as it stands
+    # the command the template gives for a shell, on a copy of it where it says
+    live_file = tmp_path / 'myproject.env'
+    shutil.copy(ENVIRONMENT_FILE, live_file)
     command = re.search(r'`(set -a && .+? && set \+a)`', ENVIRONMENT_FILE.read_text()).group(1)
+    command = command.replace('/etc/myproject.env', str(live_file))
     printed = subprocess.run(['sh', '-c', command + ' && env -0'], cwd=PROJECT, env={},
                              capture_output=True, text=True, check=True).stdout
     shell = dict(line.split('=', 1) for line in printed.split('\0') if line)
@@ -215,7 +235,7 @@ def test_the_environment_file_reads_the_same_in_a_shell():
 def test_a_redis_password_of_any_characters_works_percent_encoded(tmp_path):
     password = ''.join(chr(code) for code in range(32, 127))  # every printable ASCII character
     with redis_server(tmp_path, free_port(), password) as redis_url:
-        # the URL as myproject.env holds it: percent-encoded, so plain
+        # the URL as the environment file holds it: percent-encoded, so plain
         assert re.fullmatch(r'[\w%.:/@~-]*', redis_url)
         # create_app() pings Redis with it, which authenticates
         create_app({'SECRET_KEY': 'a key', 'SOCKETIO_MESSAGE_QUEUE': redis_url})
@@ -276,6 +296,7 @@ def test_emits_resume_after_redis_restarts_once_the_server_resubscribes(
 
 
 WELCOME_PACKET = '42["welcome",{"username":"python"}]'
+REFUSED_PACKET = '44{"message":"Connection rejected by server"}'
 
 
 @pytest.mark.parametrize(('edits', 'headers', 'page_origin', 'expected'), [
@@ -287,10 +308,12 @@ WELCOME_PACKET = '42["welcome",{"username":"python"}]'
     pytest.param([('proxy_set_header Connection $connection_upgrade;', '')], {},
                  lambda url: PAGE_ORIGIN, "Invalid status line: 'HTTP/1.1 None'",
                  id='without Connection'),
-    # nginx sends the name of the upstream instead, Host: myproject: the
-    # Origin check's 400 Not an accepted origin, as in the three below
-    pytest.param([('proxy_set_header Host $host;', '')], {}, lambda url: PAGE_ORIGIN, 400,
-                 id='without Host'),
+    # nginx sends the name of the upstream instead, Host: myproject, and no
+    # X-Forwarded-Host: the Origin check's 400 Not an accepted origin, as in
+    # the three below
+    pytest.param([('proxy_set_header Host $host;', ''),
+                  ('proxy_set_header X-Forwarded-Host $host;', '')], {},
+                 lambda url: PAGE_ORIGIN, 400, id='without Host and X-Forwarded-Host'),
     pytest.param([('proxy_set_header X-Forwarded-Proto $scheme;', '')], {},
                  lambda url: PAGE_ORIGIN, 400, id='without X-Forwarded-Proto'),
     # a page served on nginx's own port, not 443: its Origin names the port
@@ -304,6 +327,14 @@ WELCOME_PACKET = '42["welcome",{"username":"python"}]'
                   ('X-Forwarded-Proto $scheme;', 'X-Forwarded-Proto $http_x_forwarded_proto;')],
                  {'X-Forwarded-Proto': 'https'}, lambda url: PAGE_ORIGIN, WELCOME_PACKET,
                  id="TLS ended in front, with the load balancer's X-Forwarded-Proto"),
+    # a script's WebSocket that names another site in its Origin, and the
+    # same site in X-Forwarded-Host: python-engineio's Origin check allows
+    # the origin of X-Forwarded-Proto and X-Forwarded-Host too
+    pytest.param([], {'X-Forwarded-Host': 'evil.example'}, lambda url: 'https://evil.example',
+                 400, id="a client's X-Forwarded-Host"),
+    pytest.param([('proxy_set_header X-Forwarded-Host $host;', '')],
+                 {'X-Forwarded-Host': 'evil.example'}, lambda url: 'https://evil.example',
+                 WELCOME_PACKET, id="a client's X-Forwarded-Host, passed on"),
 ])
 def test_a_websocket_through_nginx_needs_each_line_of_the_block(
         servers, start_nginx, logged_in, edits, headers, page_origin, expected):
@@ -351,7 +382,7 @@ def test_over_https_the_session_cookie_is_secure_and_http_moves_to_https(
     login = session.post(url + '/login', headers={'Referer': PAGE_ORIGIN + '/login'}, data={
         'username': 'python', 'password': 'is-great!', 'csrf_token': csrf_token(session, url)})
     assert login.status_code == 200
-    # myproject.env's SESSION_COOKIE_SECURE: the browser sends it back over https only
+    # the environment file's SESSION_COOKIE_SECURE: the browser sends it back over https only
     assert 'Secure' in login.headers['Set-Cookie'].split('; ')
     # and browsers are told to use https for a year, even where a link says http
     assert login.headers['Strict-Transport-Security'] == 'max-age=31536000'
@@ -485,7 +516,7 @@ def test_after_failover_a_client_is_back_in_the_rooms_its_connect_handler_joins(
     # the other process welcomed it again
     assert client.receive(timeout=5) == WELCOME
     emitter.emit('news', 'to the lobby', to='lobby')
-    emitter.emit('news', 'to python', to='python')
+    emitter.emit('news', 'to python', to=user_room('python'))
     # in the room its connect handler joins, and no longer in the lobby
     assert client.receive(timeout=5) == ['news', 'to python']
 
@@ -544,3 +575,172 @@ def test_sigterm_waits_the_graceful_timeout_for_open_websockets(
     assert 3 <= stopped_after < 4.5
     wait_until(lambda: not any(client.connected for client in clients),
                'the clients to see their connections close')
+
+
+def raw_websocket_from(address, url, session=None, origin=None):
+    """A WebSocket to the server or nginx at url, from a client at address of
+    127.0.0.0/8, with session's cookie and the Origin given, its open packet
+    read: what a script can send, that writes Socket.IO packets by hand.
+    Close it at the end."""
+    host, port = url.split('://')[1].split(':')
+    ws = websocket.create_connection(
+        f'ws://{host}:{port}/socket.io/?EIO=4&transport=websocket', origin=origin,
+        socket=socket.create_connection(('127.0.0.1', int(port)), source_address=(address, 0)),
+        cookie=f'session={session.cookies["session"]}' if session else None, timeout=5)
+    ws.recv()  # Engine.IO's open packet
+    return ws
+
+
+def test_a_logout_on_one_server_ends_that_login_on_both(servers, logged_in, connect_to,
+                                                        new_session):
+    session = logged_in(servers[0])
+    # the cookie, as someone who read it off the screen copied it
+    copied = new_session()
+    copied.cookies.set('session', session.cookies['session'])
+    ws = raw_websocket_from('127.0.0.1', servers[1], session)
+    try:
+        ws.send('40')  # Socket.IO's connect to /
+        assert [next_packet(ws), next_packet(ws)[:2]] == [WELCOME_PACKET, '40']
+        # python on another device, on either server
+        elsewhere = logged_in(servers[1])
+        other_socket = connect_to(servers[0], elsewhere)
+        logout = session.post(servers[0] + '/logout',
+                              data={'csrf_token': csrf_token(session, servers[0])})
+        assert logout.status_code == 200
+        # the other server closed the namespace, through Redis...
+        assert next_packet(ws) == '41'
+        # ...and refuses a connect on the same transport, whose saved copy of
+        # the session names a login that has ended. (The server sends its 41
+        # before it forgets the sid: until then, a connect gets "Unable to connect".)
+        answers = []
+
+        def connect_again():
+            ws.send('40')
+            answers.append(next_packet(ws))
+            return answers[-1] != '44"Unable to connect"'
+
+        wait_until(connect_again, 'the server to forget the closed namespace')
+        assert answers[-1] == REFUSED_PACKET
+    finally:
+        ws.close(timeout=0)
+    # the copied cookie gets nothing from either server
+    assert [copied.get(url + '/me').status_code for url in servers] == [401, 401]
+    with pytest.raises(python_socketio.exceptions.ConnectionError):
+        connect_to(servers[1], copied)
+    # python's other login stays, on both servers
+    assert [elsewhere.get(url + '/me').json() for url in servers] == [{'username': 'python'}] * 2
+    assert other_socket.receive(timeout=5) == WELCOME
+    assert other_socket.connected
+
+
+def test_sids_of_a_dead_process_expire(
+        servers, start_gunicorn, redis_url, logged_in, connect_to):
+    server = start_gunicorn()
+    session = logged_in(server.url)
+    client = connect_to(server.url, session)
+    assert client.receive(timeout=5) == WELCOME
+    sid = client.sid
+    kill(server.process)  # as if its machine went down: nobody forgets its sids
+    with redis.Redis.from_url(redis_url) as queue:
+        [key] = [key for key in queue.scan_iter('myproject:connections:*')
+                 if queue.sismember(key, sid)]
+        # the record goes when the login would, 31 days after its last connect
+        assert 0 < queue.ttl(key) <= 31 * 24 * 3600
+    # and a logout on a live process answers as ever, though the sid is gone
+    logout = session.post(servers[0] + '/logout',
+                          data={'csrf_token': csrf_token(session, servers[0])})
+    assert logout.status_code == 200
+
+
+def test_a_login_is_answered_while_100_anonymous_sockets_try_to_connect(
+        servers, start_nginx, new_session):
+    url = start_nginx(servers, WITHOUT_TLS).url
+    held, refused = [], []
+    try:
+        for _ in range(100):
+            # a script at 127.0.0.9, with no cookie: each socket it gets holds
+            # one of gunicorn's threads for as long as it is open
+            try:
+                held.append(raw_websocket_from('127.0.0.9', url, origin=PAGE_OF_PLAIN_NGINX))
+            except websocket.WebSocketBadStatusException as refusal:
+                refused.append(refusal.status_code)
+        # python, at 127.0.0.1, whom ip_hash sends to the same process: the login page
+        # and its form, each answered within 2 s
+        start = time.monotonic()
+        session = new_session()
+        page = session.get(url + '/login', timeout=2)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        login = session.post(url + '/login', timeout=2, data={
+            'username': 'python', 'password': 'is-great!', 'csrf_token': token})
+        took = time.monotonic() - start
+    finally:
+        for ws in held:
+            ws.close(timeout=0)
+    print(f'{len(held)} sockets held, {len(refused)} refused; the login took {took:.2f} s')
+    # nginx's limit_conn: so many per address, the rest 429; and the login went through
+    limit = int(re.search(r'limit_conn addresses (\d+);', NGINX_SITE.read_text()).group(1))
+    assert (len(held), set(refused)) == (limit, {429})
+    assert login.status_code == 200
+
+
+def test_login_attempts_from_one_address_are_limited(servers, start_nginx, new_session):
+    url = start_nginx(servers, WITHOUT_TLS).url
+    session = new_session()
+    token = csrf_token(session, url)
+    statuses = [session.post(url + '/login', data={
+        'username': 'python', 'password': f'guess {number}', 'csrf_token': token}).status_code
+        for number in range(15)]
+    # a first attempt and a burst of 10 reach the app, then nginx's 429
+    # until 6 s have passed
+    assert statuses == [401] * 11 + [429] * 4
+    # the login page itself is not limited
+    assert session.get(url + '/login').status_code == 200
+
+
+def test_a_socket_without_a_namespace_soon_gives_its_thread_back(start_gunicorn):
+    server = start_gunicorn({'GUNICORN_CMD_ARGS': '--threads 2',
+                             'SOCKETIO_CONNECT_TIMEOUT': '0.5'})  # 5 s unless told
+    # two scripts' WebSockets with no cookie, which take both of gunicorn's
+    # threads: one refused at its connect, one that never asks for a namespace
+    sockets = [raw_websocket_from('127.0.0.1', server.url) for _ in range(2)]
+    try:
+        start = time.monotonic()
+        sockets[0].send('40')
+        assert next_packet(sockets[0]) == REFUSED_PACKET
+        # each answers every ping, and the close that ends its WebSocket
+        assert [next_packet(ws) for ws in sockets] == [None, None]
+        took = time.monotonic() - start
+    finally:
+        for ws in sockets:
+            ws.close(timeout=0)
+    print(f'the server closed both after {took:.2f} s')
+    # their threads are back
+    assert requests.get(server.url + '/login', timeout=1).status_code == 200
+
+
+def test_csrf_wants_the_referer_where_gunicorn_trusts_no_proxy(
+        start_gunicorn, start_nginx, new_session):
+    # nginx at an address that gunicorn's forwarded_allow_ips leaves out, as
+    # on another machine: gunicorn no longer turns X-Forwarded-Proto into https
+    server = start_gunicorn({'GUNICORN_CMD_ARGS': '--forwarded-allow-ips 192.0.2.1'})
+    url = start_nginx([server.url, server.url]).url
+    session = new_session()
+    response = session.post(url + '/login', data={
+        'username': 'python', 'password': 'is-great!', 'csrf_token': csrf_token(session, url)})
+    # no Referer: refused, as the app knows from ProxyFix, whose x_proto is 1
+    # unless told otherwise, that the request came over https
+    assert response.status_code == 400
+    assert 'The referrer header is missing.' in response.text
+
+
+def test_nginx_names_no_version(nginx_as_configured, new_session):
+    response = new_session().get(nginx_as_configured.url + '/login')
+    assert response.headers['Server'] == 'nginx'
+
+
+def test_the_block_names_the_nginx_it_needs():
+    # ssl_reject_handshake came with nginx 1.19.4
+    assert 'For nginx 1.19.4 or newer' in NGINX_SITE.read_text()
+    nginx = nginx_command(NGINX_SITE)[0]  # the one the tests run
+    said = subprocess.run([nginx, '-v'], capture_output=True, text=True, check=True).stderr
+    assert tuple(map(int, re.search(r'nginx/(\d+)\.(\d+)\.(\d+)', said).groups())) >= (1, 19, 4)
