@@ -29,6 +29,7 @@ def handshake(url, origin):
     pytest.param([NAMED, 'https://www.app.example'], 400, 200, 400, id='a list'),
     pytest.param(allow_app_example, 400, 200, 400, id='a callable'),
     pytest.param('*', 200, 200, 200, id="'*': any"),
+    pytest.param([NAMED, '*'], 200, 200, 200, id="a list with '*' in it: any"),
     pytest.param([], 200, 200, 200, id='[]: any'),
 ])
 def test_what_cors_allowed_origins_lets_in(start_site, allowed, own, named, foreign):
