@@ -139,6 +139,15 @@ BUGS = {
         'weakened': [('examples/myproject.py', "@socketio.on('disconnect')\n@from_the_server_only\n",
                       "@socketio.on('disconnect')\n")],
     },
+    'test_events_named_connect_and_disconnect_leave_presence_alone': {
+        'removed': [('examples/messenger/messenger.py', '''        if socketio.server.manager.is_connected(request.sid, request.namespace):
+            return False  # an event the client sent: nothing happens
+''', '')],
+        # on_connect guarded, on_disconnect not
+        'weakened': [('examples/messenger/messenger.py',
+                      "    @from_the_server_only\n    def on_disconnect(self, reason):\n        key = sids_key('/presence'",
+                      "    def on_disconnect(self, reason):\n        key = sids_key('/presence'")],
+    },
     'test_a_cookie_copied_before_logout_gets_nothing': {
         # the user's name in the session, as Flask-Login keeps it by default
         'removed': [('examples/myproject.py', '        return self.login_id\n',

@@ -3,6 +3,7 @@ Flask-SocketIO its Redis as the message queue, three class-based namespaces,
 Redis for presence, groups and a rate limit, and an outside announcements
 feed that a thread polls, with a timeout. `python messenger.py` serves it on
 port 5000 and starts that thread."""
+import functools
 import os
 import threading
 
@@ -71,9 +72,23 @@ def over_the_limit():
     return count > current_app.config['RATE_LIMIT']
 
 
+def from_the_server_only(handler):
+    """For on_connect and on_disconnect. A client can send events named
+    connect and disconnect, which Flask-SocketIO hands to these same methods:
+    the server's own calls come while the sid is still connecting, or already
+    disconnecting, and a client's event only while it is connected."""
+    @functools.wraps(handler)
+    def guarded_handler(*args):
+        if socketio.server.manager.is_connected(request.sid, request.namespace):
+            return False  # an event the client sent: nothing happens
+        return handler(*args)
+    return guarded_handler
+
+
 class Chat(Namespace):
     """Messages from user to user. Each connection joins its user's room here,
     where the app tells a user what concerns them."""
+    @from_the_server_only
     def on_connect(self):
         if current_user.is_anonymous:
             return False
@@ -95,6 +110,7 @@ class Chat(Namespace):
 class Presence(Namespace):
     """Who is online: a user is, from the first of their connections here
     until the last one closes."""
+    @from_the_server_only
     def on_connect(self):
         if current_user.is_anonymous:
             return False
@@ -103,6 +119,7 @@ class Presence(Namespace):
         if count == 1:  # their first: tell everyone else
             emit('online', current_user.id, broadcast=True, include_self=False)
 
+    @from_the_server_only
     def on_disconnect(self, reason):
         key = sids_key('/presence', current_user.id)
         _, count = store().pipeline().srem(key, request.sid).scard(key).execute()
@@ -116,6 +133,7 @@ class Presence(Namespace):
 class Groups(Namespace):
     """Groups that an owner creates, adds members to and removes them from.
     Each connection of a member here is in the group's room."""
+    @from_the_server_only
     def on_connect(self):
         if current_user.is_anonymous:
             return False
@@ -123,6 +141,7 @@ class Groups(Namespace):
         for group in store().smembers(f'messenger:groups:{current_user.id}'):
             join_room(group_room(group))
 
+    @from_the_server_only
     def on_disconnect(self, reason):
         store().srem(sids_key('/groups', current_user.id), request.sid)
 

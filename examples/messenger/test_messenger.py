@@ -120,6 +120,17 @@ def test_a_user_stays_online_until_their_last_tab_closes(open_tab):
     assert foo.emit('who', namespace='/presence', callback=True) == ['foo']
 
 
+def test_events_named_connect_and_disconnect_leave_presence_alone(open_tab):
+    foo, python = open_tab('foo', '/presence'), open_tab('python', '/presence')
+    assert len(foo.get_received('/presence')) == 1  # python online
+    # a client can send events of these names; the server's handlers must not run
+    assert python.emit('disconnect', 'transport close', namespace='/presence', callback=True) is False
+    assert python.emit('connect', namespace='/presence', callback=True) is False
+    # python is still online, and no one heard otherwise
+    assert foo.emit('who', namespace='/presence', callback=True) == ['foo', 'python']
+    assert foo.get_received('/presence') == []
+
+
 def test_a_group_message_reaches_the_other_members_only(open_tab):
     python, ham = open_tab('python', '/groups'), open_tab('ham', '/groups')
     foo_before = open_tab('foo', '/groups')
