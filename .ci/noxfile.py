@@ -512,8 +512,8 @@ def workflow(session):
     lines = {line.strip() for path in [README, *ROOT.glob('examples/*/README.md')]
              for line in path.read_text(encoding='utf-8').splitlines()}
     lines.update(line.strip() for line in ci_run.splitlines())
-    packages = re.findall(r'[a-z0-9][a-z0-9.+-]+',
-                          ' '.join(re.findall(r'^\s*apt_install (.*)', ci_run, re.MULTILINE)))
+    # what .ci/run installs: `missing="$missing PACKAGE"`, or `apt_install PACKAGE`
+    packages = re.findall(r'(?:missing="\$missing |apt_install )([a-z0-9][a-z0-9.+-]+)', ci_run)
     workflow_text = WORKFLOW.read_text()
     # one line each: a `run: |` block fails here, as `|` is no command
     commands = re.findall(r'^\s*(?:- )?run: (.*)$', workflow_text, re.MULTILINE)
