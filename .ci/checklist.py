@@ -1,8 +1,8 @@
 """Put each bug of WALKTHROUGH.md's checklist into its app, and fail unless the
 row's test catches it.
 
-Each test that the checklist names is run three times, in a fresh copy of the
-project: as the app stands, where it must pass; with its guard removed; and
+Each test that the checklist names is run as the app stands, where it must
+pass, then in a fresh copy of the project with its guard removed, and again
 with its guard weakened, where it must fail. A bug is an exact text
 replacement in the copy, below, so the apps themselves carry no bug switches.
 Run by .ci/noxfile.py's `checklist` session, in an environment with the
@@ -271,39 +271,46 @@ def copy_of_project():
     return folder
 
 
-def passes(folder, name, test_file):
-    """Does the test pass in folder? Run from the test file's own folder, as
-    each suite runs (README.md)."""
+def pytest(folder, test_file, *names):
+    """Run the named tests of test_file in the copy at folder, from the file's
+    own folder, as each suite runs (README.md); return pytest's exit code and
+    the end of what it printed. A run past 300 s gets SIGTERM, which the
+    conftest files turn into Ctrl+C, so that it stops its servers too."""
     path = folder / test_file
-    run = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                          f'{path.name}::{name}'], cwd=path.parent, stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, timeout=300, check=False)
-    return run.returncode == 0, run.stdout[-2000:]
-
-
-def check(name, test_file):
-    """The failures of one checklist test: it must pass on the app as it
-    stands, and fail with its guard removed, and with it weakened."""
-    failures = []
-    for kind in 'as it stands', 'removed', 'weakened':
-        folder = copy_of_project()
+    with subprocess.Popen([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                           *(f'{path.name}::{name}' for name in names)],
+                          cwd=path.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as run:
         try:
-            for file, old, new in BUGS[name].get(kind, []):
-                path = folder / file
-                text = path.read_text()
-                if text.count(old) != 1:
-                    return [f'{name}, {kind}: {old!r} is not once in {file}']
-                path.write_text(text.replace(old, new))
-            ok, output = passes(folder, name, test_file)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        if kind == 'as it stands' and not ok:
-            return [f'{name} fails on the app as it stands:\n{output}']
-        if kind != 'as it stands':
-            print(f'{name}, guard {kind}: {"PASSES (not caught)" if ok else "fails"}', flush=True)
-            if ok:
-                failures.append(f'{name} passes with its guard {kind}')
-    return failures
+            output, _ = run.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            run.terminate()
+            try:
+                output, _ = run.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                output, _ = run.communicate()
+    return run.returncode, output[-2000:]
+
+
+def caught(name, test_file, kind):
+    """Does the test fail with its guard removed, or weakened? Only a failed
+    test counts (pytest's exit code 1): not a test that is not there, nor a
+    bug that breaks the import."""
+    folder = copy_of_project()
+    try:
+        for file, old, new in BUGS[name][kind]:
+            path = folder / file
+            text = path.read_text()
+            if text.count(old) != 1:
+                return f'{name}, {kind}: {old!r} is not once in {file}'
+            path.write_text(text.replace(old, new))
+        code, output = pytest(folder, test_file, name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f'{name}, guard {kind}: {"fails" if code == 1 else f"exit {code}: NOT CAUGHT"}',
+          flush=True)
+    return None if code == 1 else f'{name} is not caught with its guard {kind}:\n{output}'
 
 
 def main():
@@ -313,11 +320,22 @@ def main():
         failures.append(f'the checklist names {len(tests)} tests, not 8 or more')
     bugged = [test for test in tests if set(BUGS.get(test[0], {})) == {'removed', 'weakened'}]
     failures += [f'{name}: no removed and weakened bug for it here'
-                 for name, _ in tests if (name, _) not in bugged]
-    # one test per core at a time: each runs in copies of its own
+                 for name, file in tests if (name, file) not in bugged]
+    # First each test on the apps as they stand, where it must pass: one run
+    # per file, in one copy.
+    folder = copy_of_project()
+    try:
+        for test_file in sorted({file for _, file in bugged}):
+            names = [name for name, file in bugged if file == test_file]
+            code, output = pytest(folder, test_file, *names)
+            if code != 0:
+                failures.append(f'{test_file} fails on the app as it stands:\n{output}')
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    # Then each bug, one per core at a time, each in a copy of its own.
+    runs = [(name, file, kind) for name, file in bugged for kind in ('removed', 'weakened')]
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
-        for found in pool.map(lambda test: check(*test), bugged):
-            failures += found
+        failures += [found for found in pool.map(lambda run: caught(*run), runs) if found]
     for failure in failures:
         print('FAIL', failure)
     print(f'{len(tests)} checklist tests, {len(failures)} failure(s)')

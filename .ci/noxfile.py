@@ -447,7 +447,7 @@ def stopped(session):
     """Stop each suite with SIGINT, SIGTERM and SIGHUP at several moments, and
     fail if any process it started is still running afterwards, or if it could
     not pass one of its tests unsignalled. Each suite runs in a copy of its
-    own, as copied alone, and the suites run side by side.
+    own, as copied alone, and the suites are installed and run side by side.
 
     Each check becomes a subreaper (Linux's PR_SET_CHILD_SUBREAPER), so every
     process that its pytest started and left behind becomes its child,
@@ -455,15 +455,19 @@ def stopped(session):
     check still running is a server or browser the suite failed to stop
     (.ci/stop_at_moments.py).
     """
+    suites = session.posargs or list(STOP_MOMENTS)
+    if 'browser' in suites:
+        check_browsers(session)
+    copies = {suite: copy_alone(session, suite) for suite in suites}
+    # each suite's environment, as its folder's command makes it, but for pytest
+    install = TEST_COMMAND.rsplit(' && ', 1)[0]
+    installs = {suite: started(('npm ci && ' if suite == 'browser' else '') + install,
+                               folder, home)
+                for suite, (folder, home) in copies.items()}
     checks = {}
-    for suite in session.posargs or STOP_MOMENTS:
-        folder, home = copy_alone(session, suite)
-        session.chdir(folder)
-        if suite == 'browser':
-            check_browsers(session)
-            npm_ci(session, folder, home)
-        # the folder's command, but for running pytest
-        run_folder_command(session, folder, home, TEST_COMMAND.rsplit(' && ', 1)[0])
+    for suite, (folder, home) in copies.items():
+        if installs[suite].wait():
+            session.error(f'{suite}: could not install:\n{(home.parent / "log").read_text()}')
         command = [str(folder / '.venv' / 'bin' / 'python'), '-m', 'pytest', '-q',
                    '-p', 'no:cacheprovider']
         plan = [(suite, command, [], str(folder), STOP_MOMENTS[suite], STOP_CHECKS[suite])]
@@ -478,6 +482,19 @@ def stopped(session):
             failed.append(suite)
     if failed:
         session.error(f'not stopped as they should be: {", ".join(failed)}')
+
+
+def started(command, folder, home):
+    """command, started in folder as run_folder_command() runs it; its Popen.
+    It writes to the file `log` beside the home folder."""
+    with open(home.parent / 'log', 'w') as log:
+        return subprocess.Popen(
+            ['bash', '-c', command], cwd=folder, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, 'HOME': str(home),
+                 'PATH': f'{home.parent / "bin"}{os.pathsep}{os.environ["PATH"]}',
+                 'RUSTUP_HOME': str(home.parent / 'rustup'),
+                 'npm_config_cache': str(home.parent / 'npm-cache')})
 
 
 @nox.session(default=False)

@@ -7,7 +7,7 @@ from pages import create_elsewhere, create_site
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from live import interrupt_on_stop_signals
+from live import interrupt_on_stop_signals, signals_held
 
 interrupt_on_stop_signals()
 
@@ -44,16 +44,19 @@ def page(browser):
 @contextlib.contextmanager
 def serving(app, host='127.0.0.1'):
     """Serve app on a free port of host, in threads, for the with block; yield its URL."""
-    # what socketio.run() starts: Werkzeug's server, a thread per connection
+    # what socketio.run() starts: Werkzeug's server, a thread per connection.
+    # A daemon thread: should a stop signal cut the teardown short, it does not
+    # keep the run from exiting.
     server = make_server(host, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f'http://{host}:{server.server_port}'
     finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+        with signals_held():  # a signal now would leave the server running
+            server.shutdown()
+            thread.join()
+            server.server_close()
 
 
 @pytest.fixture

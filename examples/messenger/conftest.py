@@ -154,7 +154,8 @@ def feed_service():
     service.item, service.polls, service.hang, service.hung = None, 0, False, 0
     service.released = threading.Event()
     service.url = f'http://127.0.0.1:{service.server_port}/'
-    thread = threading.Thread(target=service.serve_forever, args=(0.01,))  # shutdown() at once
+    # shutdown() at once; a daemon, which cannot hold up the exit
+    thread = threading.Thread(target=service.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield service
     service.released.set()

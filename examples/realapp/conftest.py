@@ -104,7 +104,7 @@ def news_service(monkeypatch):
 
     service = http.server.ThreadingHTTPServer(('127.0.0.1', 0), NewsHandler)
     service.news, service.polls = None, 0
-    thread = threading.Thread(target=service.serve_forever)
+    thread = threading.Thread(target=service.serve_forever, daemon=True)  # cannot hold up the exit
     thread.start()
     monkeypatch.setitem(app.config, 'NEWS_URL', f'http://127.0.0.1:{service.server_port}/')
     monkeypatch.setitem(app.config, 'NEWS_INTERVAL', 0.05)
