@@ -33,6 +33,9 @@ SHARED = {
     'live_server_and_log': ['test_my_app_live.py', 'examples/conftest.py'],
     'live_server': ['test_my_app_live.py', 'examples/conftest.py'],
     'server_log': ['test_my_app_live.py', 'examples/conftest.py'],
+    # and the guard of every app's connect and disconnect handlers
+    'from_the_server_only': ['examples/myproject.py', 'examples/realapp/chat.py',
+                             'examples/messenger/messenger.py'],
 }
 if (ROOT / 'examples' / 'messenger').exists():
     for name in 'flask_client', 'connect':

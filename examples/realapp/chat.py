@@ -127,10 +127,11 @@ def post_message():
 
 
 def from_the_server_only(handler):
-    """For connect and disconnect handlers. A client can send events named
-    connect and disconnect, which python-socketio hands to these same
-    handlers: the server's own run while the sid is still connecting, or
-    already disconnecting, and a client's event only while it is connected."""
+    """For connect and disconnect handlers, functions or a Namespace's methods.
+    A client can send events named connect and disconnect, which python-socketio
+    hands to these same handlers: the server's own calls come while the sid is
+    still connecting, or already disconnecting, a client's event only while it
+    is connected."""
     @functools.wraps(handler)
     def guarded_handler(*args):
         if socketio.server.manager.is_connected(request.sid, request.namespace):
