@@ -12,6 +12,7 @@ import socketio as python_socketio  # the client package; `socketio` is the app'
 import websocket
 from werkzeug.serving import WSGIRequestHandler
 
+# examples/live.py; in your project, `from live import ...` with live.py beside your tests
 from examples.live import live_client, no_traceback_logged, printed_url, running
 from my_app import app, socketio
 from test_my_app import login, session_cookie

@@ -8,6 +8,7 @@ fails in seconds, not at the end of the run.
 """
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 # .ci/checklist.py: pytest puts this file's folder on sys.path
@@ -186,3 +187,14 @@ def test_each_bug_of_the_checklist_finds_its_text(test):
         for file, old, new in edits:
             # .ci/checklist.py replaces old with new: it must be there once
             assert (ROOT / file).read_text().count(old) == 1, f'{kind}: {old!r} in {file}'
+
+
+TOP_LEVEL = {'README.md', 'CONTRIBUTING.md', 'WALKTHROUGH.md', 'requirements.txt', 'conftest.py',
+             'my_app.py', 'test_my_app.py', 'test_my_app_live.py', '.gitignore', '.ci', '.github',
+             'examples'}
+
+
+def test_the_top_level_holds_nothing_else():
+    tracked = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert {path.split('/')[0] for path in tracked} <= TOP_LEVEL
