@@ -24,14 +24,9 @@ STOP_GRACE = 15  # seconds a leftover may take to exit: gunicorn's graceful stop
 
 
 def parent_pids():
-    """{pid: parent pid} of every process running, zombies reaped first."""
-    while True:  # reap whatever has exited, ours or adopted
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
+    """{pid: parent pid} of every process running. Zombies are left out, and
+    left unreaped: reaping one here would take pytest's exit status from its
+    Popen."""
     parents = {}
     for entry in os.listdir('/proc'):
         if entry.isdigit():
@@ -39,8 +34,10 @@ def parent_pids():
                 stat = Path(f'/proc/{entry}/stat').read_text()
             except OSError:
                 continue  # gone meanwhile
-            # the parent pid is the 2nd field after the parenthesised name
-            parents[int(entry)] = int(stat.rsplit(')', 1)[1].split()[1])
+            # after the parenthesised name: the state, then the parent pid
+            state, parent = stat.rsplit(')', 1)[1].split()[:2]
+            if state != 'Z':
+                parents[int(entry)] = int(parent)
     return parents
 
 
@@ -84,6 +81,7 @@ def main(plan):
             signum = SIGNALS[number % len(SIGNALS)]
             label = f'{name}: {signal.Signals(signum).name} {moment} s after the first server'
             started = time.monotonic()
+            hung = False
             run = subprocess.Popen([*command, *targets], cwd=folder, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             deadline = time.monotonic() + 60
@@ -98,9 +96,15 @@ def main(plan):
                 try:
                     run.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    run.kill()
-                    run.wait()
+                    # pytest's faulthandler prints where each thread is, then it aborts
+                    run.send_signal(signal.SIGABRT)
+                    try:
+                        run.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        run.kill()
+                        run.wait()
                     failures.append(f'{label}: pytest did not stop within 60 s')
+                    hung = True
                 outcome = f'pytest exited {run.returncode}'
             output = run.stdout.read()
             run.stdout.close()
@@ -112,8 +116,8 @@ def main(plan):
                 os.kill(pid, signal.SIGKILL)
             print(f'{label}: {outcome} after {time.monotonic() - started:.1f} s; '
                   f'{len(left)} process(es) left', flush=True)
-            if left:
-                print(output[-3000:])
+            if left or hung:
+                print(output[-6000:])
     for failure in failures:
         print('FAIL', failure)
     return 1 if failures else 0

@@ -27,10 +27,14 @@ def browser(request, tmp_path_factory):
     """Each browser in turn, started once for all the tests."""
     # a home folder of its own, for the crash reports and caches it makes there
     env = {**os.environ, 'HOME': str(tmp_path_factory.mktemp(request.param))}
-    with sync_playwright() as playwright:
-        browser = getattr(playwright, request.param).launch(**BROWSERS[request.param], env=env)
-        yield browser
-        browser.close()
+    # Playwright and its stop, which closes the browser too, or neither. Not a
+    # yield: a stop signal just after a fixture's yield loses its teardown
+    # (pytest's call_fixture_func), and a Playwright left running can keep
+    # Python from exiting.
+    with signals_held():
+        playwright = sync_playwright().start()
+        request.addfinalizer(playwright.stop)
+    return getattr(playwright, request.param).launch(**BROWSERS[request.param], env=env)
 
 
 @pytest.fixture
