@@ -211,6 +211,22 @@ def next_packet(ws, timeout=5):
     raise TimeoutError(f'nothing but pings for {timeout} s')
 
 
+def connect_again(ws):
+    """Send Socket.IO's connect to / on ws, whose namespace the server has
+    closed, and return the server's answer. The server sends its close (41)
+    before it forgets the sid, and until then answers a connect with
+    "Unable to connect": send it again until the answer is another."""
+    answers = []
+
+    def answered():
+        ws.send('40')
+        answers.append(next_packet(ws))
+        return answers[-1] != '44"Unable to connect"'
+
+    wait_until(answered, 'the server to forget the closed namespace')
+    return answers[-1]
+
+
 class WebSocketClosingAtOnce(websocket.WebSocket):
     """A client WebSocket whose close() sends its close frame and hangs up,
     where websocket-client's waits up to 3 s for the server's."""

@@ -7,6 +7,7 @@ import websocket
 
 from live import (
     WebSocketClosingAtOnce,
+    connect_again,
     live_client,
     next_packet,
     nothing_arrives,
@@ -136,18 +137,8 @@ def test_after_logout_the_transport_cannot_connect_again(live_server, raw_websoc
     assert logout(session, url=live_server).status_code == 200
     assert next_packet(ws) == '41'  # the server closed the namespace, not the transport
     # a connect on the same transport: Flask-SocketIO's saved copy of the
-    # session still names python, but the login it names has ended. (The
-    # server sends its 41 before it forgets the sid: until then, a connect
-    # gets "Unable to connect".)
-    answers = []
-
-    def connect_again():
-        ws.send('40')
-        answers.append(next_packet(ws))
-        return answers[-1] != '44"Unable to connect"'
-
-    wait_until(connect_again, 'the server to forget the closed namespace')
-    assert answers[-1] == REFUSED_PACKET
+    # session still names python, but the login it names has ended
+    assert connect_again(ws) == REFUSED_PACKET
     # and the server closes the transport, although the client answers its pings
     assert next_packet(ws) is None
 

@@ -35,7 +35,7 @@ from real_servers import (
     subscribers,
 )
 
-from live import kill, next_packet, running, wait_until
+from live import connect_again, kill, next_packet, running, wait_until
 from myproject import create_app, socketio, user_room
 
 WELCOME = ['welcome', {'username': 'python'}]
@@ -610,17 +610,8 @@ def test_a_logout_on_one_server_ends_that_login_on_both(servers, logged_in, conn
         # the other server closed the namespace, through Redis...
         assert next_packet(ws) == '41'
         # ...and refuses a connect on the same transport, whose saved copy of
-        # the session names a login that has ended. (The server sends its 41
-        # before it forgets the sid: until then, a connect gets "Unable to connect".)
-        answers = []
-
-        def connect_again():
-            ws.send('40')
-            answers.append(next_packet(ws))
-            return answers[-1] != '44"Unable to connect"'
-
-        wait_until(connect_again, 'the server to forget the closed namespace')
-        assert answers[-1] == REFUSED_PACKET
+        # the session names a login that has ended
+        assert connect_again(ws) == REFUSED_PACKET
     finally:
         ws.close(timeout=0)
     # the copied cookie gets nothing from either server
